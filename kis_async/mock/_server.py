@@ -1,0 +1,255 @@
+"""MockKIS: the mock KIS server, wiring clock, market, auth, limits, faults, app and transport.
+
+The request pipeline (docs/mock-spec.md, "Requests, in the order the mock checks them")
+lives in :meth:`MockKIS.handle`; endpoints only compute answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Mapping
+from typing import get_args
+
+from ._asgi import ASGIApp, Request, Response, Router
+from ._calendar import Calendar
+from ._clock import MockClock
+from ._faults import ADMITTED, AFTER_PROCESSING, BEFORE_PROCESSING, FaultKind, FaultPlan
+from ._market import Market
+from ._oauth import OAuth
+from ._quotations import Quotations
+from ._ratelimit import SlidingWindow
+from ._routes import Call, Endpoint, Server
+from ._stats import MockStats
+from ._transport import MockTransport
+from ._universe import UNIVERSE
+from ._wire import (
+    JSON_CONTENT_TYPE,
+    Reply,
+    Success,
+    WireError,
+    dumps,
+    dumps_object,
+    gateway,
+    invalid_input,
+)
+
+__all__ = [
+    "DEFAULT_RATE_LIMITS",
+    "DEMO_ACCOUNT_NO",
+    "DEMO_APP_KEY",
+    "DEMO_APP_SECRET",
+    "MockKIS",
+]
+
+#: Public demo credentials of the mock server. Not secrets: they open nothing but a mock.
+DEMO_APP_KEY = "PSMOCKKIS0DEMO0APP0KEY0NOT0A0SECRET0"
+DEMO_APP_SECRET = "MockKISDemoAppSecretPublicNotASecret" * 5
+DEMO_ACCOUNT_NO = "50000000-01"
+
+#: Requests per second per app key when none is given (kis-api.md §6).
+DEFAULT_RATE_LIMITS: Mapping[Server, float] = {"real": 18.0, "virtual": 1.0}
+
+_GATEWAY_HTML = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+_JSON_HEADER = ("content-type", JSON_CONTENT_TYPE)
+
+
+class MockKIS:
+    """A deterministic KIS REST server over a simulated KRX market.
+
+    Same ``seed`` and same clock time give the same prices, order books and charts.
+    ``server`` picks which KIS server is emulated (tr_ids, default rate limit);
+    ``rate_limit`` is requests per second per app key (None: 18 real / 1 virtual;
+    ``math.inf``: none); ``latency`` seconds are added to every answer;
+    ``token_issue_interval`` is the seconds between token issuances per app key.
+
+    Use :attr:`transport` with ``httpx.AsyncClient`` in-process, or serve :attr:`app`
+    (``python -m kis_async.mock``).
+    """
+
+    DEMO_APP_KEY = DEMO_APP_KEY
+    DEMO_APP_SECRET = DEMO_APP_SECRET
+    DEMO_ACCOUNT_NO = DEMO_ACCOUNT_NO
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        server: Server = "real",
+        rate_limit: float | None = None,
+        latency: float = 0.0,
+        faults: FaultPlan | None = None,
+        clock: MockClock | None = None,
+        apps: Mapping[str, str] | None = None,
+        token_issue_interval: float = 60.0,
+    ) -> None:
+        if server not in get_args(Server):
+            raise ValueError(f"server must be 'real' or 'virtual', got {server!r}")
+        if latency < 0:
+            raise ValueError(f"latency must not be negative, got {latency}")
+        self.seed = seed
+        self.server: Server = server
+        self.rate_limit = DEFAULT_RATE_LIMITS[server] if rate_limit is None else rate_limit
+        self.latency = latency
+        self.faults = faults if faults is not None else FaultPlan()
+        self.clock = clock if clock is not None else MockClock()
+        self.stats = MockStats()
+        calendar = Calendar()
+        # History is anchored on the session shown at construction, so it stays put
+        # while the clock moves on.
+        self.market = Market(seed, UNIVERSE, calendar, calendar.session_date(self.clock.now()))
+        self.oauth = OAuth(
+            seed,
+            self.clock,
+            {DEMO_APP_KEY: DEMO_APP_SECRET} if apps is None else apps,
+            token_issue_interval,
+            self.stats,
+        )
+        self._window = SlidingWindow(self.rate_limit)
+        self._gt_uids = random.Random(f"{seed}:gt_uid")
+        self._router: Router[Endpoint] = Router()
+        for endpoint in self._endpoints():
+            self._router.add(endpoint.method, endpoint.path, endpoint)
+        self.app = ASGIApp(self._serve)
+        self.transport = MockTransport(self.app, self.admit)
+
+    def _endpoints(self) -> list[Endpoint]:
+        oauth = self.oauth
+        return [
+            Endpoint("POST", "/oauth2/tokenP", lambda c: oauth.issue(c.request.body), "oauth"),
+            Endpoint("POST", "/oauth2/revokeP", lambda c: oauth.revoke(c.request.body), "oauth"),
+            Endpoint("POST", "/oauth2/Approval", lambda c: oauth.approve(c.request.body), "oauth"),
+            Endpoint("POST", "/uapi/hashkey", lambda c: oauth.hashkey(c.request.body), "app"),
+            *Quotations(self.market).endpoints(),
+        ]
+
+    # -- public helpers -------------------------------------------------------------
+
+    @property
+    def tickers(self) -> tuple[str, ...]:
+        """The codes of the universe, in a fixed order."""
+        return tuple(t.code for t in UNIVERSE)
+
+    def add_app(self, app_key: str, app_secret: str) -> None:
+        """Let another app (key and secret) use the server."""
+        self.oauth.add_app(app_key, app_secret)
+
+    def expire_tokens(self) -> None:
+        """Expire every token issued so far: each now answers EGW00123."""
+        self.oauth.expire_all()
+
+    def current_price(self, ticker: str) -> int:
+        """The simulated last price of ``ticker`` (KRW) at ``clock.now()``."""
+        now = self.clock.now()
+        if not self.market.is_listed(ticker, self.market.session(now)):
+            raise KeyError(f"{ticker!r} is not a listed ticker of the mock market")
+        return self.market.price(ticker, now)
+
+    # -- the pipeline ---------------------------------------------------------------
+
+    def admit(self, method: str, path: str, tr_id: str = "") -> FaultKind | None:
+        """Count one arriving request and decide its fault (exactly once per request)."""
+        self.stats.requests[path] += 1
+        if tr_id:
+            self.stats.by_tr_id[tr_id] += 1
+        fault = self.faults.draw(method, path)
+        if fault is not None:
+            self.stats.faults[fault] += 1
+        return fault
+
+    async def _serve(self, request: Request) -> Response:
+        admitted = ADMITTED.get()
+        if admitted is not None:
+            # In-process: the transport admitted it and handles transport faults.
+            return await self.handle(request, admitted[0])
+        # Served on a port: admit here; transport faults become a dropped connection.
+        fault = self.admit(request.method, request.path, request.headers.get("tr_id", ""))
+        if fault in BEFORE_PROCESSING:
+            return Response(200, abort=True)
+        response = await self.handle(request, fault)
+        if fault in AFTER_PROCESSING:
+            return Response(response.status, abort=True)
+        return response
+
+    async def handle(self, request: Request, fault: FaultKind | None = None) -> Response:
+        """Answer one admitted request, applying ``fault`` (one of the server-side kinds)."""
+        delay = self.latency + (self.faults.slow_seconds if fault == "slow" else 0.0)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if fault == "error_5xx":
+            return Response(503)
+        if fault == "gateway_html":
+            return Response(502, _GATEWAY_HTML, (("content-type", "text/html; charset=utf-8"),))
+        if fault == "rate_limit":
+            self.stats.rate_limited += 1
+            return self._refuse(gateway("EGW00201"), request)
+        endpoint = self._router.get(request.method, request.path)
+        if endpoint is None:
+            return self._refuse(gateway("EGW00002"), request)
+        if fault == "expire_token":
+            self.oauth.expire_presented(request.headers.get("authorization"))
+        try:
+            result = self._dispatch(endpoint, request)
+        except WireError as error:
+            return self._refuse(error, request)
+        return self._render(result, request)
+
+    def _dispatch(self, endpoint: Endpoint, request: Request) -> Success | Reply:
+        server = self.server
+        if endpoint.guard == "oauth":
+            return endpoint.handler(Call(request, "", "", self.clock.now(), server))
+        headers = request.headers
+        app_key = headers.get("appkey", "")
+        error = self.oauth.app_error(app_key, headers.get("appsecret"))
+        if error:
+            raise gateway(error)
+        if not self._window.acquire(app_key, self.clock.monotonic()):
+            self.stats.rate_limited += 1
+            raise gateway("EGW00201")
+        tr_id = headers.get("tr_id", "")
+        if endpoint.guard == "token":
+            self.oauth.check(headers.get("authorization"), app_key)
+            if tr_id not in endpoint.tr_ids.get(server, ()):
+                raise gateway("OPSQ0002")
+            custtype = headers.get("custtype")
+            if custtype is not None and custtype not in ("P", "B"):
+                raise invalid_input("custtype")
+        return endpoint.handler(Call(request, app_key, tr_id, self.clock.now(), server))
+
+    def _gt_uid(self, request: Request) -> str:
+        # Echo the caller's transaction id when it sends one (corporate clients do).
+        return request.headers.get("gt_uid") or f"{self._gt_uids.getrandbits(128):032x}"
+
+    def _render(self, result: Success | Reply, request: Request) -> Response:
+        if isinstance(result, Reply):
+            return Response(
+                result.status, dumps(result.body), (("content-type", result.content_type),)
+            )
+        body = {**result.body, "rt_cd": "0", "msg_cd": result.msg_cd, "msg1": result.msg1}
+        headers = [
+            _JSON_HEADER,
+            ("tr_id", request.headers.get("tr_id", "")),
+            ("tr_cont", result.tr_cont),
+            ("gt_uid", self._gt_uid(request)),
+            *result.headers.items(),
+        ]
+        return Response(200, dumps_object(body), tuple(headers))
+
+    def _refuse(self, error: WireError, request: Request) -> Response:
+        self.stats.rejections[error.code] += 1
+        reply = error.reply()
+        headers: list[tuple[str, str]] = [_JSON_HEADER]
+        if request.path.startswith("/uapi/"):
+            tr_id = request.headers.get("tr_id")
+            if tr_id is not None:
+                headers.append(("tr_id", tr_id))
+            headers.append(("gt_uid", self._gt_uid(request)))
+        return Response(reply.status, dumps(reply.body), tuple(headers))
+
+    def __repr__(self) -> str:
+        limit = "none" if math.isinf(self.rate_limit) else f"{self.rate_limit:g}/s"
+        return f"MockKIS(seed={self.seed}, server={self.server!r}, rate_limit={limit})"

@@ -1,0 +1,170 @@
+"""The simulated universe: real KRX stocks with their static facts.
+
+Names, markets, sectors, face values and listing dates are those of the real listings;
+share counts and reference prices are rounded, recent-looking figures chosen for
+realism, not data to trade on. Reference prices cover every KRX tick band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+__all__ = ["UNIVERSE", "Ticker", "isin"]
+
+Listing = Literal["KOSPI", "KOSDAQ"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    """One listed stock.
+
+    ``shares`` is listed shares; ``face_value`` and ``ref_price`` are KRW. The simulated
+    price path reverts towards a path that ends at ``ref_price``.
+    """
+
+    code: str
+    name_en: str
+    name_ko: str
+    market: Listing
+    sector: str
+    shares: int
+    face_value: int
+    listed: date
+    ref_price: int
+    kospi200: bool = False
+    nxt: bool = True
+
+    @property
+    def isin(self) -> str:
+        """The ISIN of the common share (``KR7`` + code + ``00`` + check digit)."""
+        return isin(self.code)
+
+
+def isin(code: str) -> str:
+    """The ISIN of a Korean common share with the 6-character short ``code``."""
+    body = f"KR7{code}00"
+    digits = "".join(str(int(ch, 36)) for ch in body)
+    # Luhn over the expanded digits, the check digit being the one to append.
+    total = 0
+    for position, ch in enumerate(reversed(digits)):
+        value = int(ch)
+        if position % 2 == 0:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return body + str((10 - total % 10) % 10)
+
+
+def _t(
+    code: str,
+    name_en: str,
+    name_ko: str,
+    market: Listing,
+    sector: str,
+    shares: int,
+    face_value: int,
+    listed: str,
+    ref_price: int,
+    *,
+    kospi200: bool = False,
+    nxt: bool = True,
+) -> Ticker:
+    return Ticker(
+        code,
+        name_en,
+        name_ko,
+        market,
+        sector,
+        shares,
+        face_value,
+        date.fromisoformat(listed),
+        ref_price,
+        kospi200=kospi200,
+        nxt=nxt,
+    )
+
+
+#: The universe, in a fixed order (the order of :attr:`MockKIS.tickers`).
+UNIVERSE: tuple[Ticker, ...] = (
+    # KOSPI
+    _t("005930", "Samsung Electronics", "삼성전자", "KOSPI", "전기·전자",
+       5_919_637_922, 100, "1975-06-11", 71_000, kospi200=True),
+    _t("000660", "SK hynix", "SK하이닉스", "KOSPI", "전기·전자",
+       728_002_365, 5_000, "1996-12-26", 198_000, kospi200=True),
+    _t("373220", "LG Energy Solution", "LG에너지솔루션", "KOSPI", "전기·전자",
+       234_000_000, 500, "2022-01-27", 365_000, kospi200=True),
+    _t("207940", "Samsung Biologics", "삼성바이오로직스", "KOSPI", "의약품",
+       71_174_000, 2_500, "2016-11-10", 1_020_000, kospi200=True),
+    _t("005380", "Hyundai Motor", "현대차", "KOSPI", "운수장비",
+       209_416_191, 5_000, "1974-06-28", 215_000, kospi200=True),
+    _t("000270", "Kia", "기아", "KOSPI", "운수장비",
+       393_000_000, 5_000, "1973-07-21", 98_000, kospi200=True),
+    _t("068270", "Celltrion", "셀트리온", "KOSPI", "의약품",
+       216_900_000, 1_000, "2018-02-09", 178_000, kospi200=True),
+    _t("035420", "NAVER", "NAVER", "KOSPI", "서비스업",
+       158_437_008, 100, "2008-11-28", 205_000, kospi200=True),
+    _t("035720", "Kakao", "카카오", "KOSPI", "서비스업",
+       443_000_000, 100, "2017-07-10", 41_500, kospi200=True),
+    _t("051910", "LG Chem", "LG화학", "KOSPI", "화학",
+       70_592_343, 5_000, "2001-04-25", 310_000, kospi200=True),
+    _t("006400", "Samsung SDI", "삼성SDI", "KOSPI", "전기·전자",
+       68_764_530, 5_000, "1979-02-27", 260_000, kospi200=True),
+    _t("005490", "POSCO Holdings", "POSCO홀딩스", "KOSPI", "철강·금속",
+       84_571_230, 5_000, "1988-06-10", 320_000, kospi200=True),
+    _t("105560", "KB Financial Group", "KB금융", "KOSPI", "금융업",
+       381_462_103, 5_000, "2008-10-10", 82_000, kospi200=True),
+    _t("055550", "Shinhan Financial Group", "신한지주", "KOSPI", "금융업",
+       509_000_000, 5_000, "2001-09-10", 52_000, kospi200=True),
+    _t("012330", "Hyundai Mobis", "현대모비스", "KOSPI", "운수장비",
+       91_795_094, 5_000, "1989-09-05", 245_000, kospi200=True),
+    _t("028260", "Samsung C&T", "삼성물산", "KOSPI", "유통업",
+       169_976_544, 100, "2014-12-18", 128_000, kospi200=True),
+    _t("066570", "LG Electronics", "LG전자", "KOSPI", "전기·전자",
+       163_647_814, 5_000, "2002-04-22", 88_000, kospi200=True),
+    _t("015760", "Korea Electric Power", "한국전력", "KOSPI", "전기·가스업",
+       641_964_077, 5_000, "1989-08-10", 22_800, kospi200=True),
+    _t("017670", "SK Telecom", "SK텔레콤", "KOSPI", "통신업",
+       214_790_053, 100, "1989-11-07", 53_500, kospi200=True),
+    _t("030200", "KT", "KT", "KOSPI", "통신업",
+       257_000_000, 5_000, "1998-12-23", 41_000, kospi200=True),
+    _t("034020", "Doosan Enerbility", "두산에너빌리티", "KOSPI", "기계",
+       640_561_146, 5_000, "2000-10-25", 19_500, kospi200=True),
+    _t("010140", "Samsung Heavy Industries", "삼성중공업", "KOSPI", "운수장비",
+       880_000_000, 1_000, "1994-10-28", 11_200, kospi200=True),
+    _t("316140", "Woori Financial Group", "우리금융지주", "KOSPI", "금융업",
+       742_591_501, 5_000, "2019-02-13", 15_400, kospi200=True),
+    _t("003490", "Korean Air", "대한항공", "KOSPI", "운수창고업",
+       368_220_661, 5_000, "1966-08-01", 22_500, kospi200=True),
+    _t("032830", "Samsung Life Insurance", "삼성생명", "KOSPI", "보험",
+       200_000_000, 500, "2010-05-12", 86_000, kospi200=True),
+    _t("010130", "Korea Zinc", "고려아연", "KOSPI", "철강·금속",
+       20_700_000, 5_000, "1990-07-30", 780_000, kospi200=True),
+    _t("088350", "Hanwha Life Insurance", "한화생명", "KOSPI", "보험",
+       868_530_000, 5_000, "2010-03-17", 2_900),
+    _t("003280", "Heung-A Shipping", "흥아해운", "KOSPI", "운수창고업",
+       240_000_000, 500, "1976-06-29", 1_480, nxt=False),
+    # KOSDAQ
+    _t("247540", "EcoPro BM", "에코프로비엠", "KOSDAQ", "일반전기전자",
+       97_801_344, 500, "2019-03-05", 152_000),
+    _t("086520", "EcoPro", "에코프로", "KOSDAQ", "일반전기전자",
+       133_138_340, 100, "2007-07-20", 78_000),
+    _t("196170", "Alteogen", "알테오젠", "KOSDAQ", "제약",
+       53_470_000, 500, "2014-12-12", 352_000),
+    _t("028300", "HLB", "HLB", "KOSDAQ", "제약",
+       131_000_000, 500, "1996-11-22", 62_000),
+    _t("263750", "Pearl Abyss", "펄어비스", "KOSDAQ", "디지털컨텐츠",
+       64_000_000, 100, "2017-09-14", 33_000),
+    _t("293490", "Kakao Games", "카카오게임즈", "KOSDAQ", "디지털컨텐츠",
+       82_300_000, 100, "2020-09-10", 19_800),
+    _t("035900", "JYP Entertainment", "JYP Ent.", "KOSDAQ", "오락·문화",
+       35_500_000, 500, "2001-08-30", 66_000),
+    _t("041510", "SM Entertainment", "에스엠", "KOSDAQ", "오락·문화",
+       23_800_000, 500, "2000-04-27", 81_000),
+    _t("215600", "SillaJen", "신라젠", "KOSDAQ", "제약",
+       102_500_000, 500, "2016-12-06", 3_200, nxt=False),
+    _t("036630", "Sejong Telecom", "세종텔레콤", "KOSDAQ", "통신서비스",
+       720_000_000, 500, "2000-03-14", 580, nxt=False),
+)  # fmt: skip

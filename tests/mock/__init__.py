@@ -1,0 +1,1 @@
+"""Protocol tests of the mock KIS server (kis_async.mock)."""
