@@ -1,1 +1,120 @@
-"""kis-async."""
+"""kis-async: an asyncio-native SDK for the Korea Investment & Securities Open API.
+
+import kis_async
+
+async with kis_async.AsyncKISClient() as kis:      # no credentials: the mock server
+    price = await kis.get_current_price("005930")
+"""
+
+from __future__ import annotations
+
+from . import market
+from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
+from ._base_client import ClientStats
+from ._client import AsyncKISClient
+from ._clock import KST, Clock, SystemClock
+from ._config import Env, KISSettings
+from ._errors import (
+    AuthError,
+    CircuitOpenError,
+    ConfigError,
+    InvalidRequestError,
+    KISAPIError,
+    KISError,
+    KISResponseError,
+    KISServerError,
+    KISTimeoutError,
+    KISTransportError,
+    OrderRejectedError,
+    OrderStateUnknownError,
+    RateLimitError,
+    TokenExpiredError,
+    TokenIssueThrottledError,
+)
+from ._models import (
+    Candle,
+    ChangeSign,
+    CurrentPrice,
+    KISModel,
+    OrderBook,
+    OrderBookLevel,
+    PriceType,
+    StockInfo,
+)
+from ._trading_models import (
+    Balance,
+    BalanceSummary,
+    BuyableAmount,
+    Exchange,
+    Holding,
+    OrderRecord,
+    OrderResult,
+    OrderType,
+    Side,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KST",
+    "AccessToken",
+    "AsyncKISClient",
+    "AuthError",
+    "Balance",
+    "BalanceSummary",
+    "BuyableAmount",
+    "Candle",
+    "ChangeSign",
+    "CircuitOpenError",
+    "ClientStats",
+    "Clock",
+    "ConfigError",
+    "CurrentPrice",
+    "Env",
+    "Exchange",
+    "FileTokenStore",
+    "Holding",
+    "InvalidRequestError",
+    "KISAPIError",
+    "KISError",
+    "KISModel",
+    "KISResponseError",
+    "KISServerError",
+    "KISSettings",
+    "KISTimeoutError",
+    "KISTransportError",
+    "MemoryTokenStore",
+    "MockKIS",
+    "OrderBook",
+    "OrderBookLevel",
+    "OrderRecord",
+    "OrderRejectedError",
+    "OrderResult",
+    "OrderStateUnknownError",
+    "OrderType",
+    "PriceType",
+    "RateLimitError",
+    "Side",
+    "StockInfo",
+    "SystemClock",
+    "TokenExpiredError",
+    "TokenIssueThrottledError",
+    "TokenStore",
+    "market",
+]
+
+# Users see kis_async.RateLimitError, not a private module path (as httpx does).
+for _name in __all__:
+    _obj = globals().get(_name)
+    if isinstance(_obj, type) and _obj.__module__.startswith("kis_async._"):
+        _obj.__module__ = "kis_async"
+del _name, _obj
+
+
+def __getattr__(name: str) -> object:
+    # The mock server is imported on first use, so `import kis_async` stays light.
+    if name == "MockKIS":
+        from .mock import MockKIS
+
+        return MockKIS
+    raise AttributeError(f"module 'kis_async' has no attribute {name!r}")

@@ -22,6 +22,7 @@ from ._constants import (
     DEFAULT_TIMEOUT,
     MOCK_BASE_URL,
     REAL_BASE_URL,
+    TOKEN_MIN_ISSUE_INTERVAL,
     VIRTUAL_BASE_URL,
 )
 from ._errors import ConfigError
@@ -84,6 +85,8 @@ class KISSettings(BaseSettings):
     circuit_reset_timeout: float = Field(default=DEFAULT_CIRCUIT_RESET_TIMEOUT, ge=0)
     #: Where tokens are cached between runs; None keeps them in memory only.
     token_cache_dir: Path | None = Field(default_factory=default_token_cache_dir)
+    #: Seconds between token issuances; KIS allows one a minute. Lower only against a mock.
+    token_min_issue_interval: float = Field(default=TOKEN_MIN_ISSUE_INTERVAL, ge=0)
     #: Real-money orders are refused unless this is true (KIS_PRODUCTION_CONFIRMED=YES).
     production_confirmed: bool = False
     #: After an order's answer is lost and the order history does not show it, place
@@ -117,8 +120,7 @@ class KISSettings(BaseSettings):
         if match is None:
             # Never echo the value: it is an account number.
             raise ConfigError(
-                "KIS_ACCOUNT_NO must be 8 digits, a dash and 2 digits ('12345678-01') "
-                "or 10 digits"
+                "KIS_ACCOUNT_NO must be 8 digits, a dash and 2 digits ('12345678-01') or 10 digits"
             )
         return SecretStr(f"{match[1]}-{match[2]}")
 
@@ -132,16 +134,21 @@ class KISSettings(BaseSettings):
     @field_validator("production_confirmed", mode="before")
     @classmethod
     def _yes_is_true(cls, value: Any) -> Any:
-        return value.strip().lower() in {"yes", "y", "true", "1", "on"} if isinstance(
-            value, str
-        ) else value
+        return (
+            value.strip().lower() in {"yes", "y", "true", "1", "on"}
+            if isinstance(value, str)
+            else value
+        )
 
     @model_validator(mode="after")
     def _require_credentials(self) -> KISSettings:
         if self.env != "mock":
             missing = [
                 name
-                for name, value in (("KIS_APP_KEY", self.app_key), ("KIS_APP_SECRET", self.app_secret))
+                for name, value in (
+                    ("KIS_APP_KEY", self.app_key),
+                    ("KIS_APP_SECRET", self.app_secret),
+                )
                 if value is None or not value.get_secret_value()
             ]
             if missing:
@@ -162,9 +169,7 @@ class KISSettings(BaseSettings):
     def effective_base_url(self) -> str:
         if self.base_url:
             return self.base_url.rstrip("/")
-        return {"real": REAL_BASE_URL, "virtual": VIRTUAL_BASE_URL, "mock": MOCK_BASE_URL}[
-            self.env
-        ]
+        return {"real": REAL_BASE_URL, "virtual": VIRTUAL_BASE_URL, "mock": MOCK_BASE_URL}[self.env]
 
     @property
     def effective_rate_limit(self) -> float:

@@ -1,0 +1,598 @@
+"""The request pipeline that every KIS call goes through, in one place.
+
+    circuit -> token -> rate gate -> send -> envelope -> error mapping -> retry policy
+
+Retries follow one rule. A request that is safe to repeat (every query) is retried on
+connect errors, timeouts, dropped connections, 5xx answers and EGW00201, with capped
+exponential backoff and jitter, within ``max_retries``. An order is retried only when it
+provably was not accepted: the connection never opened, or KIS answered EGW00201. A
+token-expired answer renews the token once and repeats the call; KIS rejected the
+request before doing anything, so that is safe for orders too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import partial
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenManager, TokenStore
+from ._auth import token_cache_key as _token_cache_key
+from ._clock import Clock, SystemClock, parse_kst
+from ._config import KISSettings
+from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_CONNECTION_LIMITS, USER_AGENT
+from ._endpoints import APPROVAL, HASHKEY, REVOKE_TOKEN, TOKEN, Endpoint
+from ._errors import (
+    AuthError,
+    KISAPIError,
+    KISError,
+    KISResponseError,
+    KISServerError,
+    KISTimeoutError,
+    KISTransportError,
+    OrderRejectedError,
+    RateLimitError,
+    TokenExpiredError,
+    TokenIssueThrottledError,
+)
+from ._limits import CircuitBreaker, RateGate
+from ._redact import get_logger, redactor
+
+__all__ = ["BaseKISClient", "ClientStats", "KISResponse", "is_retryable"]
+
+logger = get_logger("kis_async.client")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+_TOKEN_REJECTED = frozenset({"EGW00121", "EGW00122", "EGW00123"})
+_CREDENTIALS_REJECTED = frozenset({"EGW00103", "EGW00105", "EGW00003", "EGW00004", "EGW00206"})
+#: tr_cont values that announce another page (KIS: "F or M: more data").
+_MORE_PAGES = frozenset({"F", "M"})
+
+
+@dataclass(frozen=True)
+class KISResponse:
+    """A successful KIS answer: the decoded body and what the headers said."""
+
+    status_code: int
+    body: dict[str, Any] = field(repr=False)
+    tr_id: str
+    #: The response's ``tr_cont`` header: "F"/"M" more pages follow, "D"/"E" last page.
+    tr_cont: str = ""
+
+    @property
+    def msg_cd(self) -> str:
+        return str(self.body.get("msg_cd", "")).strip()
+
+    @property
+    def msg1(self) -> str:
+        return str(self.body.get("msg1", "")).strip()
+
+    @property
+    def has_more(self) -> bool:
+        return self.tr_cont in _MORE_PAGES
+
+
+@dataclass
+class ClientStats:
+    """What this client sent and met, for tests, benchmarks and dashboards."""
+
+    #: HTTP requests sent, tokens included.
+    requests: int = 0
+    #: Attempts repeated by the retry policy.
+    retries: int = 0
+    #: EGW00201 answers received (each was retried or raised).
+    rate_limited: int = 0
+    #: Tokens dropped after KIS called them expired or invalid.
+    token_rejections: int = 0
+
+
+def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
+    """The retry rule: may this failure be followed by another attempt?"""
+    if isinstance(exc, RateLimitError):
+        return True  # an explicit rejection: KIS did nothing with the request
+    if isinstance(exc, KISTransportError):
+        return idempotent or not exc.request_sent
+    if isinstance(exc, KISServerError):
+        return idempotent
+    return False
+
+
+def api_error(
+    *,
+    msg_cd: str,
+    msg1: str,
+    rt_cd: str,
+    status_code: int,
+    tr_id: str,
+    path: str,
+    body: Any,
+    is_order: bool,
+) -> KISAPIError:
+    """The exception for a KIS error answer, by code first and HTTP status second."""
+    kind: type[KISAPIError]
+    if msg_cd == "EGW00201":
+        kind = RateLimitError
+    elif msg_cd in _TOKEN_REJECTED:
+        kind = TokenExpiredError
+    elif msg_cd == "EGW00133":
+        kind = TokenIssueThrottledError
+    elif msg_cd in _CREDENTIALS_REJECTED:
+        kind = AuthError
+    elif status_code >= 500:
+        kind = KISServerError
+    elif is_order:
+        kind = OrderRejectedError
+    else:
+        kind = KISAPIError
+    return kind(
+        msg1, msg_cd=msg_cd, rt_cd=rt_cd, tr_id=tr_id, status_code=status_code, path=path, body=body
+    )
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _snippet(response: httpx.Response) -> str:
+    text = " ".join(response.text.split())
+    return text[:120] + ("..." if len(text) > 120 else "")
+
+
+_Self = TypeVar("_Self", bound="BaseKISClient")
+
+
+class BaseKISClient:
+    """Construction, lifecycle and the request pipeline; the public calls live in mixins."""
+
+    def __init__(
+        self,
+        settings: KISSettings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
+        token_store: TokenStore | None = None,
+    ) -> None:
+        settings = settings if settings is not None else KISSettings()
+        self.settings = settings
+        self.stats = ClientStats()
+        self._mock: Any = None
+
+        uses_mock_server = settings.env == "mock"
+        in_process = uses_mock_server and not settings.base_url
+        if in_process and transport is None and http_client is None:
+            # The only import of the mock from the client: env "mock" runs on an
+            # in-process mock server when no transport or address is given.
+            from .mock import MockKIS
+
+            self._mock = MockKIS(seed=settings.mock_seed, rate_limit=settings.effective_rate_limit)
+            transport = self._mock.transport
+            clock = clock if clock is not None else self._mock.clock
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._base_url = settings.effective_base_url
+
+        app_key, app_secret = self._credentials(uses_mock_server)
+        self._app_key = app_key
+        self._app_secret = app_secret
+        self._account = self._account_parts(uses_mock_server)
+        redactor.register(app_key, app_secret, self._account[0] if self._account else None)
+
+        if http_client is not None:
+            self._http = http_client
+            self._owns_http = False
+        else:
+            timeout = httpx.Timeout(
+                settings.timeout, connect=min(settings.timeout, DEFAULT_CONNECT_TIMEOUT)
+            )
+            self._http = httpx.AsyncClient(
+                transport=transport,
+                timeout=timeout,
+                limits=DEFAULT_CONNECTION_LIMITS,
+                headers={"user-agent": USER_AGENT},
+            )
+            self._owns_http = True
+
+        if token_store is None:
+            cache_dir = settings.token_cache_dir
+            explicit = "token_cache_dir" in settings.model_fields_set
+            # A cache file outlives the in-process mock that issued the token, so it is
+            # only used there when asked for explicitly.
+            if cache_dir is not None and (explicit or not in_process):
+                key = _token_cache_key(settings.env, self._base_url, app_key)
+                token_store = FileTokenStore(cache_dir, key)
+            else:
+                token_store = MemoryTokenStore()
+        self._tokens = TokenManager(
+            self._issue_token,
+            store=token_store,
+            clock=self._clock,
+            min_issue_interval=settings.token_min_issue_interval,
+        )
+        self._gate = RateGate(settings.effective_rate_limit)
+        self._circuit = CircuitBreaker(
+            settings.circuit_failure_threshold,
+            settings.circuit_reset_timeout,
+            monotonic=self._clock.monotonic,
+        )
+        # initial * 2**n capped, plus up to one initial delay of jitter.
+        self._wait = wait_exponential(
+            multiplier=settings.retry_initial_delay, max=settings.retry_max_delay
+        ) + wait_random(0, settings.retry_initial_delay)
+        # Today's price band per ticker, learnt from quotes, to check limit prices.
+        self._price_bands: dict[tuple[str, date], tuple[int, int]] = {}
+        # Order ids this client has handed out, so a lost order is never matched twice.
+        self._known_orders: set[str] = set()
+        self._warned_real_money = False
+        self._closed = False
+
+    # -- construction helpers --------------------------------------------------------
+
+    def _credentials(self, uses_mock_server: bool) -> tuple[str, str]:
+        key, secret = self.settings.app_key, self.settings.app_secret
+        if key is not None and secret is not None:
+            return key.get_secret_value(), secret.get_secret_value()
+        if uses_mock_server:
+            from .mock import DEMO_APP_KEY, DEMO_APP_SECRET
+
+            return DEMO_APP_KEY, DEMO_APP_SECRET
+        raise AssertionError("KISSettings guarantees credentials outside env='mock'")
+
+    def _account_parts(self, uses_mock_server: bool) -> tuple[str, str] | None:
+        if self.settings.account_no is not None:
+            return self.settings.account_parts()
+        if uses_mock_server:
+            from .mock import DEMO_ACCOUNT_NO
+
+            cano, product = DEMO_ACCOUNT_NO.split("-")
+            return cano, product
+        return None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def mock(self) -> Any:
+        """The in-process mock server this client runs on (env "mock"), else None."""
+        return self._mock
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def token_requests(self) -> int:
+        """How many ``/oauth2/tokenP`` requests this client made."""
+        return self._tokens.issue_count
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this client created it. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_http:
+            await self._http.aclose()
+        redactor.unregister(
+            self._app_key, self._app_secret, self._account[0] if self._account else None
+        )
+
+    async def __aenter__(self: _Self) -> _Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(env={self.settings.env!r}, base_url={self._base_url!r})"
+
+    # -- the pipeline ----------------------------------------------------------------
+
+    def _retrying(self, *, idempotent: bool) -> AsyncRetrying:
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(partial(is_retryable, idempotent=idempotent)),
+            before_sleep=self._before_retry,
+            reraise=True,
+        )
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, RateLimitError):
+            self._gate.pause(self.settings.rate_limit_cooldown)
+        logger.info(
+            "retrying after %s (attempt %d of %d)",
+            type(exc).__name__,
+            state.attempt_number + 1,
+            self.settings.max_retries + 1,
+        )
+
+    async def _request(
+        self,
+        endpoint: Endpoint,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, str] | None = None,
+        tr_cont: str = "",
+    ) -> KISResponse:
+        """Send one KIS call through the whole pipeline and return its successful answer."""
+        tr_id = endpoint.tr_id(virtual=self.settings.is_virtual)
+        async for attempt in self._retrying(idempotent=endpoint.idempotent):
+            with attempt:
+                return await self._authorized_call(endpoint, tr_id, params, body, tr_cont)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _authorized_call(
+        self,
+        endpoint: Endpoint,
+        tr_id: str,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, str] | None,
+        tr_cont: str,
+    ) -> KISResponse:
+        token = await self._tokens.get()
+        try:
+            return await self._call_with_token(endpoint, tr_id, token, params, body, tr_cont)
+        except TokenExpiredError:
+            # Compare-and-invalidate: only this token is dropped, never a newer one.
+            self.stats.token_rejections += 1
+            await self._tokens.invalidate(token)
+            token = await self._tokens.get()
+            return await self._call_with_token(endpoint, tr_id, token, params, body, tr_cont)
+
+    async def _call_with_token(
+        self,
+        endpoint: Endpoint,
+        tr_id: str,
+        token: AccessToken,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, str] | None,
+        tr_cont: str,
+    ) -> KISResponse:
+        headers = {
+            "content-type": "application/json; charset=utf-8",
+            "authorization": f"Bearer {token.value}",
+            "appkey": self._app_key,
+            "appsecret": self._app_secret,
+            "tr_id": tr_id,
+            "tr_cont": tr_cont,
+            "custtype": "P",
+        }
+        await self._gate.acquire()
+        response = await self._send(endpoint, headers=headers, params=params, body=body)
+        try:
+            result = self._decode(endpoint, tr_id, response)
+        except KISServerError:
+            self._circuit.record_failure()
+            raise
+        except KISError as exc:
+            if isinstance(exc, RateLimitError):
+                self.stats.rate_limited += 1
+            self._circuit.record_success()  # the server is alive and answering
+            raise
+        self._circuit.record_success()
+        return result
+
+    async def _send(
+        self,
+        endpoint: Endpoint,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        """One HTTP exchange, with transport failures mapped to KISTransportError."""
+        self._circuit.before_request()
+        url = self._base_url + endpoint.path
+        started = time.perf_counter()
+        self.stats.requests += 1
+        try:
+            response = await self._http.request(
+                endpoint.method, url, headers=headers, params=params, json=body
+            )
+        except httpx.TransportError as exc:
+            self._circuit.record_failure()
+            raise self._transport_error(endpoint, exc) from exc
+        except BaseException:
+            self._circuit.release()
+            raise
+        logger.debug(
+            "%s %s [%s] -> HTTP %d in %.1f ms",
+            endpoint.method,
+            endpoint.name,
+            headers.get("tr_id", "-"),
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    @staticmethod
+    def _transport_error(endpoint: Endpoint, exc: httpx.TransportError) -> KISTransportError:
+        # Only these mean the request certainly never left this machine.
+        not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        kind = KISTimeoutError if isinstance(exc, httpx.TimeoutException) else KISTransportError
+        what = "was not sent" if not_sent else "may have reached KIS"
+        detail = str(exc) or type(exc).__name__
+        return kind(
+            f"{endpoint.method} {endpoint.name}: {type(exc).__name__} ({detail}); "
+            f"the request {what}",
+            method=endpoint.method,
+            path=endpoint.path,
+            request_sent=not not_sent,
+        )
+
+    def _decode(self, endpoint: Endpoint, tr_id: str, response: httpx.Response) -> KISResponse:
+        """Read the body envelope whatever the HTTP status; raise the matching error."""
+        status = response.status_code
+        body = _json_object(response)
+        if body is None:
+            if status >= 500:
+                raise KISServerError(
+                    f"no KIS answer, the server said: {_snippet(response)}",
+                    status_code=status,
+                    tr_id=tr_id,
+                    path=endpoint.path,
+                )
+            raise KISResponseError(
+                f"{endpoint.name}: expected a JSON object, got HTTP {status}: {_snippet(response)}"
+            )
+        rt_cd = str(body.get("rt_cd", "")).strip()
+        if rt_cd == "0" and status < 400:
+            return KISResponse(status, body, tr_id, response.headers.get("tr_cont", "").strip())
+        msg_cd = str(body.get("msg_cd") or body.get("error_code") or "").strip()
+        msg1 = str(body.get("msg1") or body.get("error_description") or "")
+        if not rt_cd and not msg_cd and status < 400:
+            raise KISResponseError(f"{endpoint.name}: answer has no rt_cd envelope")
+        raise api_error(
+            msg_cd=msg_cd,
+            msg1=msg1,
+            rt_cd=rt_cd,
+            status_code=status,
+            tr_id=tr_id,
+            path=endpoint.path,
+            body=body,
+            is_order=not endpoint.idempotent,
+        )
+
+    def _parse(self, model: type[ModelT], data: Any, endpoint: Endpoint) -> ModelT:
+        """Validate one output block into ``model``; a KIS shape we do not know is an error."""
+        if not isinstance(data, Mapping):
+            raise KISResponseError(
+                f"{endpoint.name}: expected an object, got {type(data).__name__}"
+            )
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            fields = ", ".join(str(err["loc"][0]) for err in exc.errors() if err["loc"])
+            raise KISResponseError(
+                f"{endpoint.name}: answer did not match {model.__name__} ({fields})"
+            ) from exc
+
+    # -- OAuth calls (their own body shapes, no tr_id, outside the REST rate limit) ----
+
+    async def _oauth_post(self, endpoint: Endpoint, body: Mapping[str, Any]) -> dict[str, Any]:
+        headers = {"content-type": "application/json; charset=utf-8"}
+        if endpoint is HASHKEY:
+            headers |= {"appkey": self._app_key, "appsecret": self._app_secret}
+        async for attempt in self._retrying(idempotent=False):
+            with attempt:
+                if endpoint is HASHKEY:  # the one OAuth-style call under /uapi
+                    await self._gate.acquire()
+                response = await self._send(endpoint, headers=headers, body=body)
+                return self._decode_oauth(endpoint, response)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _decode_oauth(self, endpoint: Endpoint, response: httpx.Response) -> dict[str, Any]:
+        """OAuth answers: a bare object, or ``error_code``/``error_description`` on error."""
+        status = response.status_code
+        data = _json_object(response)
+        if data is None:
+            if status >= 500:
+                self._circuit.record_failure()
+                raise KISServerError(
+                    f"no KIS answer, the server said: {_snippet(response)}",
+                    status_code=status,
+                    path=endpoint.path,
+                )
+            self._circuit.record_success()
+            raise KISResponseError(f"{endpoint.name}: expected a JSON object, got HTTP {status}")
+        self._circuit.record_success()
+        failed = "error_code" in data or str(data.get("rt_cd", "0")).strip() != "0"
+        if status == 200 and not failed:
+            return data
+        raise api_error(
+            msg_cd=str(data.get("error_code") or data.get("msg_cd") or "").strip(),
+            msg1=str(data.get("error_description") or data.get("msg1") or ""),
+            rt_cd=str(data.get("rt_cd", "")),
+            status_code=status,
+            tr_id="",
+            path=endpoint.path,
+            body=data,
+            is_order=False,
+        )
+
+    async def _issue_token(self) -> AccessToken:
+        data = await self._oauth_post(
+            TOKEN,
+            {
+                "grant_type": "client_credentials",
+                "appkey": self._app_key,
+                "appsecret": self._app_secret,
+            },
+        )
+        value = data.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise KISResponseError("token answer has no access_token")
+        redactor.register(value)
+        now = self._clock.now()
+        expiry = data.get("access_token_token_expired")
+        try:
+            # KIS gives the expiry in Korea time without a zone; parse_kst says so.
+            expires_at = parse_kst(expiry) if isinstance(expiry, str) else None
+        except ValueError:
+            expires_at = None
+        if expires_at is None:
+            seconds = data.get("expires_in")
+            if not isinstance(seconds, (int, float, str)):
+                raise KISResponseError("token answer has neither an expiry time nor expires_in")
+            expires_at = now + timedelta(seconds=float(seconds))
+        return AccessToken(value=value, expires_at=expires_at, issued_at=now)
+
+    async def revoke_token(self) -> None:
+        """Revoke the current access token at KIS and forget it (memory and cache)."""
+        token = self._tokens.current
+        if token is None:
+            return
+        await self._oauth_post(
+            REVOKE_TOKEN,
+            {"appkey": self._app_key, "appsecret": self._app_secret, "token": token.value},
+        )
+        await self._tokens.forget()
+
+    async def get_approval_key(self) -> str:
+        """A WebSocket approval key (``/oauth2/Approval``); valid 24 h."""
+        data = await self._oauth_post(
+            APPROVAL,
+            {
+                "grant_type": "client_credentials",
+                "appkey": self._app_key,
+                "secretkey": self._app_secret,
+            },
+        )
+        key = data.get("approval_key")
+        if not isinstance(key, str) or not key:
+            raise KISResponseError("approval answer has no approval_key")
+        redactor.register(key)
+        return key
+
+    async def hashkey(self, body: Mapping[str, str]) -> str:
+        """KIS's hash of a POST body (``/uapi/hashkey``). Optional: KIS does not require it."""
+        data = await self._oauth_post(HASHKEY, body)
+        value = data.get("HASH")
+        if not isinstance(value, str) or not value:
+            raise KISResponseError("hashkey answer has no HASH")
+        return value

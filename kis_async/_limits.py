@@ -1,0 +1,139 @@
+"""The rate gate every request passes, and the circuit breaker.
+
+KIS counts REST calls per app key on a one-second window and answers EGW00201 beyond
+the limit. The gate spaces requests evenly at slightly under the limit (a leaky bucket
+of capacity one, from ``aiolimiter``), so any number of concurrent callers stay inside
+every one-second window, and it pauses everyone for a moment when KIS says the limit
+was hit anyway.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+
+import anyio
+from aiolimiter import AsyncLimiter
+
+from ._constants import RATE_GATE_HEADROOM
+from ._errors import CircuitOpenError
+from ._redact import get_logger
+
+__all__ = ["CircuitBreaker", "CircuitState", "RateGate"]
+
+logger = get_logger("kis_async.limits")
+
+
+class RateGate:
+    """At most ``rate`` requests per second (less a small headroom), shared by all callers."""
+
+    def __init__(self, rate: float, *, headroom: float = RATE_GATE_HEADROOM) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.rate = rate
+        self.paced_rate = rate * (1.0 - headroom)
+        # Capacity one: no burst, one request every 1/paced_rate seconds.
+        self._limiter = AsyncLimiter(1, 1.0 / self.paced_rate)
+        self._paused_until = 0.0
+
+    async def acquire(self) -> None:
+        """Wait for this request's slot."""
+        # A loop, not an event: another EGW00201 may extend the pause while we sleep.
+        while (delay := self._paused_until - time.monotonic()) > 0:  # noqa: ASYNC110
+            await anyio.sleep(delay)
+        await self._limiter.acquire()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller back for ``seconds`` (after KIS answered EGW00201)."""
+        until = time.monotonic() + seconds
+        if until > self._paused_until:
+            self._paused_until = until
+            logger.info("rate limit reached: all requests pause for %.2f s", seconds)
+
+    def __repr__(self) -> str:
+        return f"RateGate(rate={self.rate:g}/s, paced at {self.paced_rate:.2f}/s)"
+
+
+class CircuitState(str, enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
+
+
+class CircuitBreaker:
+    """Stops sending after ``failure_threshold`` consecutive failures of the server.
+
+    Failures are transport errors and 5xx answers that are not KIS business errors.
+    While open, requests fail at once with :class:`CircuitOpenError`; after
+    ``reset_timeout`` seconds one trial request is let through (half-open): its
+    success closes the circuit, its failure opens it again.
+    """
+
+    def __init__(
+        self,
+        failure_threshold: int,
+        reset_timeout: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self._monotonic = monotonic
+        self._state = CircuitState.CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+        self._trial_in_flight = False
+
+    @property
+    def state(self) -> CircuitState:
+        if (
+            self._state is CircuitState.OPEN
+            and self._monotonic() - self._opened_at >= self.reset_timeout
+        ):
+            return CircuitState.HALF_OPEN
+        return self._state
+
+    def before_request(self) -> None:
+        """Raise CircuitOpenError unless a request may be sent now."""
+        state = self.state
+        if state is CircuitState.CLOSED:
+            return
+        if state is CircuitState.HALF_OPEN and not self._trial_in_flight:
+            self._state = CircuitState.HALF_OPEN
+            self._trial_in_flight = True
+            logger.info("circuit half-open: letting one trial request through")
+            return
+        retry_after = max(0.0, self.reset_timeout - (self._monotonic() - self._opened_at))
+        raise CircuitOpenError(
+            f"circuit open after {self._failures} consecutive server failures; "
+            f"requests resume in {retry_after:.1f} s",
+            retry_after=retry_after,
+        )
+
+    def record_success(self) -> None:
+        if self._state is not CircuitState.CLOSED:
+            logger.info("circuit closed: the server answers again")
+        self._state = CircuitState.CLOSED
+        self._failures = 0
+        self._trial_in_flight = False
+
+    def record_failure(self) -> None:
+        self._failures += 1
+        self._trial_in_flight = False
+        if self._state is CircuitState.HALF_OPEN or self._failures >= self.failure_threshold:
+            if self._state is not CircuitState.OPEN:
+                logger.warning(
+                    "circuit open after %d consecutive failures; pausing %.1f s",
+                    self._failures,
+                    self.reset_timeout,
+                )
+            self._state = CircuitState.OPEN
+            self._opened_at = self._monotonic()
+
+    def release(self) -> None:
+        """End a trial request that neither succeeded nor failed (e.g. cancelled)."""
+        self._trial_in_flight = False
+
+    def __repr__(self) -> str:
+        return f"CircuitBreaker(state={self.state.value}, failures={self._failures})"

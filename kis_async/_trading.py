@@ -1,0 +1,537 @@
+"""Cash orders, revise/cancel, balance, buyable amount and the order history.
+
+Orders are never duplicated. The pipeline repeats an order only when it provably was
+not accepted (the connection never opened, or KIS answered EGW00201). After any other
+failure (a read timeout, a dropped connection, a 5xx) the order may or may not sit at
+KIS, so the client looks it up in today's order history before doing anything else:
+found, it returns that order (``recovered=True``); not found after a short settle, it
+raises :class:`OrderStateUnknownError`, or, only if ``resend_unconfirmed_orders`` is
+set, sends it once more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import anyio
+
+from ._base_client import KISResponse
+from ._clock import KST
+from ._endpoints import (
+    INQUIRE_BALANCE,
+    INQUIRE_DAILY_CCLD,
+    INQUIRE_PSBL_ORDER,
+    ORDER_CASH_BUY,
+    ORDER_CASH_SELL,
+    ORDER_RVSECNCL,
+    Endpoint,
+)
+from ._errors import (
+    ConfigError,
+    InvalidRequestError,
+    KISError,
+    KISResponseError,
+    KISServerError,
+    KISTransportError,
+    OrderStateUnknownError,
+)
+from ._quotations import QuotationsMixin
+from ._redact import get_logger
+from ._trading_models import (
+    Balance,
+    BalanceSummary,
+    BuyableAmount,
+    Exchange,
+    Holding,
+    OrderRecord,
+    OrderResult,
+    OrderType,
+    Side,
+)
+from ._validation import check_positive_int, check_ticker
+from .market import is_on_tick, round_to_tick, tick_size
+
+__all__ = ["TradingMixin"]
+
+logger = get_logger("kis_async.trading")
+
+_EXCHANGES = ("KRX", "NXT", "SOR")
+#: Largest order quantity accepted before sending (a fat-finger guard, shares).
+MAX_ORDER_QUANTITY = 10_000_000
+#: Order history is served by TTTC0081R for the last three months only.
+_HISTORY_DAYS = 92
+#: How far before the send an order found in the history may be stamped (clock skew).
+_CLOCK_TOLERANCE = timedelta(seconds=5)
+_MAX_PAGES = 1_000
+
+
+@dataclass(frozen=True)
+class _OrderIntent:
+    """What an order request asked for: enough to recognise it in the order history."""
+
+    kind: Literal["new", "revise", "cancel"]
+    ticker: str
+    side: Side
+    quantity: int | None
+    price: int | None
+    exchange: Exchange
+    original_order_id: str | None = None
+
+    def matches(self, record: OrderRecord) -> bool:
+        if record.ticker != self.ticker or record.side is not self.side:
+            return False
+        if self.kind == "new":
+            if record.original_order_id or record.quantity != self.quantity:
+                return False
+            if self.price is None:
+                return record.is_market_order or record.price == 0
+            return record.price == self.price
+        if record.original_order_id != self.original_order_id:
+            return False
+        return record.cancelled if self.kind == "cancel" else not record.cancelled
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "ticker": self.ticker,
+            "side": self.side.value,
+            "quantity": self.quantity,
+            "price": self.price,
+            "exchange": self.exchange,
+            "original_order_id": self.original_order_id,
+        }
+
+
+class TradingMixin(QuotationsMixin):
+    """Orders and account queries."""
+
+    # -- orders ----------------------------------------------------------------------
+
+    async def buy(
+        self, ticker: str, quantity: int, price: int | None = None, *, exchange: Exchange = "KRX"
+    ) -> OrderResult:
+        """Buy ``quantity`` shares: a limit order at ``price`` KRW, or a market order.
+
+        A limit price must lie on the KRX tick grid and inside today's price band; both
+        are checked before the order is sent (the band from a price quote, cached for
+        the day). Returns the accepted order; fills show in :meth:`get_orders`.
+        """
+        return await self._new_order(Side.BUY, ticker, quantity, price, exchange)
+
+    async def sell(
+        self, ticker: str, quantity: int, price: int | None = None, *, exchange: Exchange = "KRX"
+    ) -> OrderResult:
+        """Sell ``quantity`` shares: a limit order at ``price`` KRW, or a market order."""
+        return await self._new_order(Side.SELL, ticker, quantity, price, exchange)
+
+    async def revise_order(
+        self,
+        order: OrderResult | OrderRecord,
+        *,
+        quantity: int | None = None,
+        price: int | None = None,
+    ) -> OrderResult:
+        """Change a resting order's price (KRW) and/or quantity (shares; None: all that rests)."""
+        self._check_trading_allowed()
+        if quantity is None and price is None:
+            raise InvalidRequestError("revise_order needs a new price, a new quantity, or both")
+        if quantity is not None:
+            check_positive_int("quantity", quantity, maximum=MAX_ORDER_QUANTITY)
+        new_price = price if price is not None else order.price
+        if not new_price:
+            raise InvalidRequestError("a market order has no price to keep: give price=")
+        await self._check_limit_price(order.ticker, new_price)
+        exchange = _exchange_of(order)
+        intent = _OrderIntent(
+            "revise", order.ticker, order.side, quantity, new_price, exchange, order.order_id
+        )
+        body = self._rvsecncl_body(order, "01", quantity, new_price, exchange)
+        return await self._place(ORDER_RVSECNCL, body, intent)
+
+    async def cancel_order(
+        self, order: OrderResult | OrderRecord, *, quantity: int | None = None
+    ) -> OrderResult:
+        """Cancel a resting order: all that rests, or ``quantity`` shares of it."""
+        self._check_trading_allowed()
+        if quantity is not None:
+            check_positive_int("quantity", quantity, maximum=MAX_ORDER_QUANTITY)
+        exchange = _exchange_of(order)
+        intent = _OrderIntent(
+            "cancel", order.ticker, order.side, quantity, None, exchange, order.order_id
+        )
+        body = self._rvsecncl_body(order, "02", quantity, 0, exchange)
+        return await self._place(ORDER_RVSECNCL, body, intent)
+
+    async def _new_order(
+        self, side: Side, ticker: str, quantity: int, price: int | None, exchange: Exchange
+    ) -> OrderResult:
+        self._check_trading_allowed()
+        code = check_ticker(ticker)
+        check_positive_int("quantity", quantity, maximum=MAX_ORDER_QUANTITY)
+        self._check_exchange(exchange, market_order=price is None)
+        if price is not None:
+            await self._check_limit_price(code, price)
+        order_type = OrderType.MARKET if price is None else OrderType.LIMIT
+        cano, product = self._trading_account()
+        body = {
+            "CANO": cano,
+            "ACNT_PRDT_CD": product,
+            "PDNO": code,
+            "ORD_DVSN": order_type.code,
+            "ORD_QTY": str(quantity),
+            "ORD_UNPR": str(price) if price is not None else "0",
+            "EXCG_ID_DVSN_CD": exchange,
+            "CNDT_PRIC": "",
+        }
+        if side is Side.SELL:
+            body["SLL_TYPE"] = "01"  # ordinary sell
+        endpoint = ORDER_CASH_BUY if side is Side.BUY else ORDER_CASH_SELL
+        intent = _OrderIntent("new", code, side, quantity, price, exchange)
+        return await self._place(endpoint, body, intent)
+
+    def _rvsecncl_body(
+        self,
+        order: OrderResult | OrderRecord,
+        action: Literal["01", "02"],
+        quantity: int | None,
+        price: int,
+        exchange: Exchange,
+    ) -> dict[str, str]:
+        cano, product = self._trading_account()
+        return {
+            "CANO": cano,
+            "ACNT_PRDT_CD": product,
+            "KRX_FWDG_ORD_ORGNO": order.org_no,
+            "ORGN_ODNO": order.order_id,
+            "ORD_DVSN": OrderType.LIMIT.code,
+            "RVSE_CNCL_DVSN_CD": action,
+            "ORD_QTY": str(quantity) if quantity is not None else "0",
+            "ORD_UNPR": str(price),
+            "QTY_ALL_ORD_YN": "Y" if quantity is None else "N",
+            "CNDT_PRIC": "",
+            "EXCG_ID_DVSN_CD": exchange,
+        }
+
+    async def _place(
+        self, endpoint: Endpoint, body: dict[str, str], intent: _OrderIntent
+    ) -> OrderResult:
+        self._warn_real_money_once()
+        sent_at = self._clock.now()
+        try:
+            response = await self._request(endpoint, body=body)
+        except (KISTransportError, KISServerError) as exc:
+            if isinstance(exc, KISTransportError) and not exc.request_sent:
+                raise  # provably never reached KIS; the pipeline already retried it
+            found = await self._find_lost_order(intent, sent_at, exc)
+            if found is not None:
+                return found
+            if not self.settings.resend_unconfirmed_orders:
+                raise self._state_unknown(intent, sent_at, exc) from exc
+            logger.warning("order not found in the history; sending it once more as configured")
+            try:
+                response = await self._request(endpoint, body=body)
+            except (KISTransportError, KISServerError) as again:
+                raise self._state_unknown(intent, sent_at, again) from again
+        result = self._order_result(response, intent)
+        self._known_orders.add(result.order_id)
+        logger.info(
+            "%s order %s accepted: %s %s x%s @ %s",
+            intent.kind,
+            result.order_id,
+            intent.side.value,
+            intent.ticker,
+            intent.quantity if intent.quantity is not None else "all",
+            intent.price if intent.price is not None else "market",
+        )
+        return result
+
+    def _order_result(self, response: KISResponse, intent: _OrderIntent) -> OrderResult:
+        output = response.body.get("output")
+        if not isinstance(output, Mapping) or not str(output.get("ODNO", "")).strip():
+            raise KISResponseError("order answer has no output.ODNO")
+        return OrderResult.from_output(
+            output,
+            today=self._clock.now().astimezone(KST).date(),
+            ticker=intent.ticker,
+            side=intent.side,
+            quantity=intent.quantity if intent.quantity is not None else 0,
+            price=intent.price,
+            order_type=OrderType.MARKET if intent.price is None else OrderType.LIMIT,
+            exchange=intent.exchange,
+            original_order_id=intent.original_order_id,
+        )
+
+    async def _find_lost_order(
+        self, intent: _OrderIntent, sent_at: datetime, cause: KISError
+    ) -> OrderResult | None:
+        """Look for an order whose answer was lost in today's history, for a short while."""
+        logger.warning(
+            "answer to a %s order for %s was lost (%s); looking it up in the order history",
+            intent.kind,
+            intent.ticker,
+            type(cause).__name__,
+        )
+        settle = self.settings.order_settle_seconds
+        polls = 3 if settle > 0 else 1
+        earliest = sent_at - _CLOCK_TOLERANCE
+        today = sent_at.astimezone(KST).date()
+        for poll in range(polls):
+            if poll:
+                await anyio.sleep(settle / (polls - 1))
+            try:
+                records = [
+                    record
+                    async for record in self.iter_orders(
+                        today, today, ticker=intent.ticker, side=intent.side
+                    )
+                ]
+            except KISError as exc:
+                logger.warning("order history unavailable: %s", exc)
+                return None
+            for record in sorted(records, key=lambda r: r.ordered_at):
+                if (
+                    record.order_id not in self._known_orders
+                    and record.ordered_at >= earliest
+                    and intent.matches(record)
+                ):
+                    self._known_orders.add(record.order_id)
+                    logger.info("lost order found in the history: %s", record.order_id)
+                    return OrderResult(
+                        order_id=record.order_id,
+                        org_no=record.org_no,
+                        ordered_at=record.ordered_at,
+                        ticker=intent.ticker,
+                        side=intent.side,
+                        quantity=record.quantity,
+                        price=intent.price,
+                        order_type=OrderType.MARKET if intent.price is None else OrderType.LIMIT,
+                        exchange=intent.exchange,
+                        original_order_id=intent.original_order_id,
+                        recovered=True,
+                    )
+        return None
+
+    def _state_unknown(
+        self, intent: _OrderIntent, sent_at: datetime, cause: KISError
+    ) -> OrderStateUnknownError:
+        details = intent.describe() | {
+            "sent_at": sent_at.isoformat(),
+            "searched_until": self._clock.now().isoformat(),
+            "cause": cause,
+        }
+        return OrderStateUnknownError(
+            f"the {intent.kind} order for {intent.ticker} may or may not have been accepted: "
+            f"its answer was lost ({type(cause).__name__}) and today's order history does not "
+            "show it yet. Check get_orders() or the balance before placing it again.",
+            details=details,
+        )
+
+    # -- checks made before anything is sent ----------------------------------------
+
+    def _check_trading_allowed(self) -> None:
+        if self.settings.env == "real" and not self.settings.production_confirmed:
+            raise ConfigError(
+                "real-money orders are disabled: set KIS_PRODUCTION_CONFIRMED=YES "
+                "(production_confirmed=True) to allow them"
+            )
+        self._trading_account()  # raises ConfigError when no account is configured
+
+    def _trading_account(self) -> tuple[str, str]:
+        if self._account is None:
+            raise ConfigError("trading needs an account: set KIS_ACCOUNT_NO ('12345678-01')")
+        return self._account
+
+    def _warn_real_money_once(self) -> None:
+        if self.settings.env == "real" and not self._warned_real_money:
+            self._warned_real_money = True
+            logger.warning(
+                "REAL MONEY: this client is sending orders to KIS's real server; "
+                "every accepted order trades the account's money"
+            )
+
+    def _check_exchange(self, exchange: Any, *, market_order: bool) -> None:
+        if exchange not in _EXCHANGES:
+            raise InvalidRequestError(f"exchange must be one of {_EXCHANGES}, got {exchange!r}")
+        if self.settings.is_virtual and exchange != "KRX":
+            raise InvalidRequestError("the virtual (paper-trading) server trades on KRX only")
+        if market_order and exchange == "NXT":
+            raise InvalidRequestError("NXT does not accept market orders: give a limit price")
+
+    async def _check_limit_price(self, ticker: str, price: Any) -> None:
+        if isinstance(price, bool) or not isinstance(price, int):
+            raise InvalidRequestError(f"price must be whole KRW (int), got {price!r}")
+        if price <= 0:
+            raise InvalidRequestError(f"price must be positive, got {price}")
+        if not is_on_tick(price):
+            raise InvalidRequestError(
+                f"price {price:,} KRW is off the {tick_size(price):,}-won tick; the nearest "
+                f"valid prices are {round_to_tick(price, 'down'):,} and "
+                f"{round_to_tick(price, 'up'):,}"
+            )
+        lower, upper = await self._price_band(ticker)
+        if not lower <= price <= upper:
+            raise InvalidRequestError(
+                f"price {price:,} KRW is outside {ticker}'s band for today "
+                f"({lower:,} to {upper:,} KRW)"
+            )
+
+    async def _price_band(self, ticker: str) -> tuple[int, int]:
+        today = self._clock.now().astimezone(KST).date()
+        band = self._price_bands.get((ticker, today))
+        if band is None:
+            quote = await self.get_current_price(ticker)
+            band = (quote.lower_limit, quote.upper_limit)
+        return band
+
+    # -- account queries ---------------------------------------------------------------
+
+    async def _pages(
+        self, endpoint: Endpoint, params: Mapping[str, str]
+    ) -> AsyncIterator[KISResponse]:
+        """Every page of a continued query: tr_cont and CTX_AREA_FK100/NK100 echoed back."""
+        tr_cont, fk100, nk100 = "", "", ""
+        for _ in range(_MAX_PAGES):
+            response = await self._request(
+                endpoint,
+                params={**params, "CTX_AREA_FK100": fk100, "CTX_AREA_NK100": nk100},
+                tr_cont=tr_cont,
+            )
+            yield response
+            if not response.has_more:
+                return
+            # KIS pads these keys to 100 characters; they go back exactly as received.
+            fk100 = str(response.body.get("ctx_area_fk100", ""))
+            nk100 = str(response.body.get("ctx_area_nk100", ""))
+            tr_cont = "N"
+        raise KISResponseError(f"{endpoint.name}: more than {_MAX_PAGES} pages")
+
+    async def get_balance(self) -> Balance:
+        """Holdings (every page, in KIS's order) and account totals, KRW."""
+        cano, product = self._trading_account()
+        params = {
+            "CANO": cano,
+            "ACNT_PRDT_CD": product,
+            "AFHR_FLPR_YN": "N",
+            "OFL_YN": "",
+            # "02" (by stock) is refused by KIS since 2026-02-10 (OPSQ2001).
+            "INQR_DVSN": "01",
+            "UNPR_DVSN": "01",
+            "FUND_STTL_ICLD_YN": "N",
+            "FNCG_AMT_AUTO_RDPT_YN": "N",
+            "PRCS_DVSN": "00",
+        }
+        holdings: list[Holding] = []
+        summary: Mapping[str, Any] | None = None
+        async for page in self._pages(INQUIRE_BALANCE, params):
+            rows = page.body.get("output1") or []
+            if not isinstance(rows, list):
+                raise KISResponseError("inquire-balance: output1 is not a list")
+            holdings.extend(self._parse(Holding, row, INQUIRE_BALANCE) for row in rows)
+            totals = page.body.get("output2")
+            if isinstance(totals, list) and totals:
+                summary = totals[0]
+            elif isinstance(totals, Mapping):
+                summary = totals
+        if summary is None:
+            raise KISResponseError("inquire-balance: no output2 totals")
+        return Balance(
+            holdings=tuple(holdings),
+            summary=self._parse(BalanceSummary, summary, INQUIRE_BALANCE),
+        )
+
+    async def get_buyable(self, ticker: str, price: int | None = None) -> BuyableAmount:
+        """How much cash and how many shares of ``ticker`` the account can buy.
+
+        With ``price`` (KRW) the quantity is at that limit price; without, at the
+        market-order price KIS assumes.
+        """
+        code = check_ticker(ticker)
+        if price is not None:
+            check_positive_int("price", price)
+        cano, product = self._trading_account()
+        response = await self._request(
+            INQUIRE_PSBL_ORDER,
+            params={
+                "CANO": cano,
+                "ACNT_PRDT_CD": product,
+                "PDNO": code,
+                "ORD_UNPR": str(price) if price is not None else "",
+                "ORD_DVSN": OrderType.LIMIT.code if price is not None else OrderType.MARKET.code,
+                "CMA_EVLU_AMT_ICLD_YN": "N",
+                "OVRS_ICLD_YN": "N",
+            },
+        )
+        return self._parse(BuyableAmount, response.body.get("output"), INQUIRE_PSBL_ORDER)
+
+    async def iter_orders(
+        self,
+        start: date,
+        end: date,
+        *,
+        ticker: str | None = None,
+        side: Side | None = None,
+        filled: bool | None = None,
+    ) -> AsyncIterator[OrderRecord]:
+        """Orders placed from ``start`` to ``end`` (KST dates), newest first, page by page.
+
+        ``filled``: True only orders with fills, False only orders without, None all.
+        Covers the last three months (KIS serves older history through another call).
+        """
+        if not isinstance(start, date) or not isinstance(end, date):
+            raise InvalidRequestError("start and end must be dates")
+        if start > end:
+            raise InvalidRequestError(f"start {start} is after end {end}")
+        today = self._clock.now().astimezone(KST).date()
+        if start < today - timedelta(days=_HISTORY_DAYS):
+            raise InvalidRequestError("order history reaches back three months only")
+        code = check_ticker(ticker) if ticker is not None else ""
+        side_code = "00" if side is None else Side(side).code
+        fill_code = {None: "00", True: "01", False: "02"}[filled]
+        cano, product = self._trading_account()
+        params = {
+            "CANO": cano,
+            "ACNT_PRDT_CD": product,
+            "INQR_STRT_DT": start.strftime("%Y%m%d"),
+            "INQR_END_DT": end.strftime("%Y%m%d"),
+            "SLL_BUY_DVSN_CD": side_code,
+            "INQR_DVSN": "00",
+            "PDNO": code,
+            "CCLD_DVSN": fill_code,
+            "ORD_GNO_BRNO": "",
+            "ODNO": "",
+            "INQR_DVSN_3": "00",
+            "INQR_DVSN_1": "",
+            "EXCG_ID_DVSN_CD": "KRX" if self.settings.is_virtual else "ALL",
+        }
+        async for page in self._pages(INQUIRE_DAILY_CCLD, params):
+            rows = page.body.get("output1") or []
+            if not isinstance(rows, list):
+                raise KISResponseError("inquire-daily-ccld: output1 is not a list")
+            for row in rows:
+                if isinstance(row, Mapping) and str(row.get("odno", "")).strip():
+                    yield self._parse(OrderRecord, row, INQUIRE_DAILY_CCLD)
+
+    async def get_orders(
+        self,
+        start: date,
+        end: date,
+        *,
+        ticker: str | None = None,
+        side: Side | None = None,
+        filled: bool | None = None,
+    ) -> list[OrderRecord]:
+        """:meth:`iter_orders`, collected into a list."""
+        return [
+            record
+            async for record in self.iter_orders(
+                start, end, ticker=ticker, side=side, filled=filled
+            )
+        ]
+
+
+def _exchange_of(order: OrderResult | OrderRecord) -> Exchange:
+    exchange = order.exchange if isinstance(order, OrderResult) else (order.exchange or "KRX")
+    return exchange if exchange in _EXCHANGES else "KRX"  # type: ignore[return-value]

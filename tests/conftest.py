@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kis_async import AsyncKISClient, KISSettings
+
+from .helpers import ACCOUNT, APP_KEY, APP_SECRET, ManualClock
+
+
+@pytest.fixture(autouse=True)
+def _no_kis_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Tests never read the developer's KIS_* variables, .env or token cache."""
+    for name in list(os.environ):
+        if name.startswith("KIS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+def make_settings(**overrides: Any) -> KISSettings:
+    """Settings for a client under test: fake credentials, no waiting, no disk cache."""
+    values: dict[str, Any] = {
+        "env": "real",
+        "app_key": APP_KEY,
+        "app_secret": APP_SECRET,
+        "account_no": ACCOUNT,
+        "token_cache_dir": None,
+        "retry_initial_delay": 0.0,
+        "retry_max_delay": 0.0,
+        "rate_limit_cooldown": 0.0,
+        "rate_limit": 1000.0,
+        "production_confirmed": True,
+    }
+    values.update(overrides)
+    return KISSettings(_env_file=None, **values)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def client_factory(clock: ManualClock) -> Callable[..., AsyncKISClient]:
+    def factory(**overrides: Any) -> AsyncKISClient:
+        return AsyncKISClient(make_settings(**overrides), clock=clock)
+
+    return factory
