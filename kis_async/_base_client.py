@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
@@ -35,7 +35,12 @@ from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenManager, 
 from ._auth import token_cache_key as _token_cache_key
 from ._clock import Clock, SystemClock, parse_kst
 from ._config import KISSettings
-from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_CONNECTION_LIMITS, USER_AGENT
+from ._constants import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_CONNECTION_LIMITS,
+    TOKEN_REFRESH_MARGIN,
+    USER_AGENT,
+)
 from ._endpoints import APPROVAL, HASHKEY, REVOKE_TOKEN, TOKEN, Endpoint
 from ._errors import (
     AuthError,
@@ -549,18 +554,46 @@ class BaseKISClient:
             raise KISResponseError("token answer has no access_token")
         redactor.register(value)
         now = self._clock.now()
-        expiry = data.get("access_token_token_expired")
-        try:
-            # KIS gives the expiry in Korea time without a zone; parse_kst says so.
-            expires_at = parse_kst(expiry) if isinstance(expiry, str) else None
-        except ValueError:
-            expires_at = None
-        if expires_at is None:
-            seconds = data.get("expires_in")
-            if not isinstance(seconds, (int, float, str)):
+        return AccessToken(value=value, expires_at=self._token_expiry(data, now), issued_at=now)
+
+    def _token_expiry(self, data: Mapping[str, Any], now: datetime) -> datetime:
+        """When the token expires, on this machine's clock.
+
+        KIS states it twice: ``access_token_token_expired`` (Korea time, no zone) and
+        ``expires_in`` (seconds). The earlier of the two wins, so a re-issued token
+        whose ``expires_in`` might not count down is never trusted too long. An absolute
+        time already past on arrival means the server's clock and ours disagree; then
+        ``expires_in`` alone is used.
+        """
+        absolute: datetime | None = None
+        relative: datetime | None = None
+        text = data.get("access_token_token_expired")
+        if isinstance(text, str):
+            try:
+                absolute = parse_kst(text)  # Korea time: parse_kst says so explicitly
+            except ValueError:
+                absolute = None
+        seconds = data.get("expires_in")
+        if isinstance(seconds, (int, float, str)):
+            try:
+                relative = now + timedelta(seconds=float(seconds))
+            except ValueError:
+                relative = None
+        if relative is None:
+            if absolute is None:
                 raise KISResponseError("token answer has neither an expiry time nor expires_in")
-            expires_at = now + timedelta(seconds=float(seconds))
-        return AccessToken(value=value, expires_at=expires_at, issued_at=now)
+            return absolute
+        if absolute is None:
+            return relative
+        if absolute <= now + TOKEN_REFRESH_MARGIN < relative:
+            logger.warning(
+                "the server says the new token expires at %s, which is already past on this "
+                "machine's clock; the clocks differ, so expires_in (%s s) is used instead",
+                absolute.isoformat(),
+                seconds,
+            )
+            return relative
+        return min(absolute, relative)
 
     async def revoke_token(self) -> None:
         """Revoke the current access token at KIS and forget it (memory and cache)."""

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING, Any
+
+from ._config import KISSettings
 from ._quotations import FanOutMixin
 from ._trading import TradingMixin
+
+if TYPE_CHECKING:
+    from .mock import MockKIS
 
 __all__ = ["AsyncKISClient"]
 
@@ -19,3 +26,28 @@ class AsyncKISClient(FanOutMixin, TradingMixin):
     ``transport`` plugs in any httpx transport (for example ``MockKIS().transport``);
     ``http_client`` shares an ``httpx.AsyncClient`` you own and close yourself.
     """
+
+    @classmethod
+    def for_mock(cls, mock: MockKIS, **settings: Any) -> AsyncKISClient:
+        """A client wired to ``mock``: its transport, clock, demo credentials and limit.
+
+        A mock of the real server gives env "mock"; a mock of the virtual server gives
+        env "virtual" (V... tr_ids). ``settings`` override any field, e.g.
+        ``env="real", production_confirmed=True`` to exercise the real-money path.
+        """
+        from .mock import DEMO_ACCOUNT_NO, DEMO_APP_KEY, DEMO_APP_SECRET
+
+        limit = mock.rate_limit
+        values: dict[str, Any] = {
+            "env": "mock" if mock.server == "real" else "virtual",
+            "app_key": DEMO_APP_KEY,
+            "app_secret": DEMO_APP_SECRET,
+            "account_no": DEMO_ACCOUNT_NO,
+            # An unlimited mock needs no pacing; a limited one is paced to its limit.
+            "rate_limit": limit if math.isfinite(limit) else 10_000.0,
+            "token_cache_dir": None,
+        }
+        values.update(settings)
+        return cls(
+            KISSettings(_env_file=None, **values), transport=mock.transport, clock=mock.clock
+        )

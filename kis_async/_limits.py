@@ -33,8 +33,14 @@ class RateGate:
             raise ValueError(f"rate must be positive, got {rate}")
         self.rate = rate
         self.paced_rate = rate * (1.0 - headroom)
-        # Capacity one: no burst, one request every 1/paced_rate seconds.
-        self._limiter = AsyncLimiter(1, 1.0 / self.paced_rate)
+        # A leaky bucket of capacity c draining at r admits at most c + r requests in
+        # any closed one-second window; it stays within the limit L while c + r < L + 1.
+        # c = 1 would be bare pacing, but every timer wake-up comes a little late (epoll
+        # rounds up to the millisecond) and a full bucket cannot bank that time, so the
+        # rate sags. Half the headroom goes to banking it; half stays as slack for
+        # jitter between here and the server.
+        self.capacity = 1.0 + rate * headroom / 2
+        self._limiter = AsyncLimiter(self.capacity, self.capacity / self.paced_rate)
         self._paused_until = 0.0
 
     async def acquire(self) -> None:

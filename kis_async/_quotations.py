@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, overload
 
@@ -25,6 +25,7 @@ from ._validation import check_count, check_ticker, check_tickers
 __all__ = ["QuotationsMixin"]
 
 MarketCode = Literal["J", "NX", "UN"]
+ResultCallback = Callable[[str, "CurrentPrice | Exception"], None]
 
 #: Rows KIS returns per call: period charts 100, today's minute chart 30.
 DAILY_CHART_PAGE = 100
@@ -39,6 +40,7 @@ _DAYS_PER_PERIOD = {
 _MAX_PERIOD_ROWS = 10_000
 _MAX_MINUTE_ROWS = 400  # a session has 381 one-minute bars
 _SESSION_OPEN = time(9, 0)
+_SESSION_CLOSE = time(15, 30)  # the closing auction's print
 
 
 def _market(market: str) -> str:
@@ -174,7 +176,7 @@ class QuotationsMixin(BaseKISClient):
         elif isinstance(end, time):
             cursor = end
         elif end is None:
-            cursor = self._clock.now().astimezone(KST).time()
+            cursor = _latest_session_time(self._clock.now())
         else:
             raise InvalidRequestError("end must be a time of day (or a datetime) for minute bars")
         size = period.minutes
@@ -203,6 +205,20 @@ class QuotationsMixin(BaseKISClient):
                 break
             cursor = (datetime.combine(date.min, oldest) - timedelta(minutes=1)).time()
         return _aggregate(rows, size, count, complete_from_open=reached_open)
+
+
+def _latest_session_time(now: datetime) -> time:
+    """The time of day to ask minute bars up to: now while the market may be open.
+
+    Outside trading hours KIS shows the last session, so ask for all of it (up to the
+    closing auction at 15:30) rather than for bars "before" a time that session never
+    reached. Holidays that fall on weekdays are not known here; on those the bars
+    come up to the current time of day.
+    """
+    local = now.astimezone(KST)
+    if local.weekday() >= 5 or not _SESSION_OPEN <= local.time() < _SESSION_CLOSE:
+        return _SESSION_CLOSE
+    return local.time()
 
 
 def _period_start(day: date, period: PriceType) -> date:
@@ -290,23 +306,37 @@ class FanOutMixin(QuotationsMixin):
 
     @overload
     async def get_current_prices(
-        self, tickers: Iterable[str], *, return_exceptions: Literal[False] = False
+        self,
+        tickers: Iterable[str],
+        *,
+        return_exceptions: Literal[False] = False,
+        on_result: ResultCallback | None = None,
     ) -> dict[str, CurrentPrice]: ...
 
     @overload
     async def get_current_prices(
-        self, tickers: Iterable[str], *, return_exceptions: Literal[True]
+        self,
+        tickers: Iterable[str],
+        *,
+        return_exceptions: Literal[True],
+        on_result: ResultCallback | None = None,
     ) -> dict[str, CurrentPrice | Exception]: ...
 
     async def get_current_prices(
-        self, tickers: Iterable[str], *, return_exceptions: bool = False
+        self,
+        tickers: Iterable[str],
+        *,
+        return_exceptions: bool = False,
+        on_result: ResultCallback | None = None,
     ) -> dict[str, CurrentPrice] | dict[str, CurrentPrice | Exception]:
         """Current prices of many tickers, fetched concurrently, in the order given.
 
         Every call passes the client's one rate gate, so the account's limit holds
         however many tickers there are. On the first failure the remaining calls are
         cancelled and that error is raised; with ``return_exceptions=True`` each
-        failure stands in the dict in place of its price instead.
+        failure stands in the dict in place of its price instead. ``on_result`` is
+        called with each ticker and its price (or error) as it arrives, e.g. to drive a
+        progress bar.
         """
         codes = check_tickers(tickers)
         results: dict[str, CurrentPrice | Exception] = {}
@@ -315,14 +345,19 @@ class FanOutMixin(QuotationsMixin):
         async with anyio.create_task_group() as group:
 
             async def fetch(code: str) -> None:
+                outcome: CurrentPrice | Exception
                 try:
-                    results[code] = await self.get_current_price(code)
+                    outcome = await self.get_current_price(code)
                 except Exception as exc:
-                    if return_exceptions:
-                        results[code] = exc
-                    elif not first_error:
-                        first_error.append(exc)
-                        group.cancel_scope.cancel()
+                    outcome = exc
+                    if not return_exceptions:
+                        if not first_error:
+                            first_error.append(exc)
+                            group.cancel_scope.cancel()
+                        return
+                results[code] = outcome
+                if on_result is not None:
+                    on_result(code, outcome)
 
             for code in codes:
                 group.start_soon(fetch, code)

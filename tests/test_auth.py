@@ -191,3 +191,36 @@ async def test_revoke_forgets_the_token_everywhere(
             body = json.loads(revoke.calls.last.request.content)
             assert set(body) == {"appkey", "appsecret", "token"}
         assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240
+
+
+@pytest.mark.parametrize(
+    ("absolute_offset", "expires_in", "expected_offset"),
+    [
+        (timedelta(hours=24), 86400, timedelta(hours=24)),  # both agree
+        (
+            timedelta(hours=20),
+            86400,
+            timedelta(hours=20),
+        ),  # re-issue: expires_in did not count down
+        (timedelta(hours=24), 3600, timedelta(hours=1)),  # the earlier one wins
+        (-timedelta(hours=40), 86400, timedelta(hours=24)),  # server clock far behind ours
+    ],
+)
+async def test_token_expiry_uses_the_earlier_statement_unless_the_clocks_disagree(
+    client_factory: Callable[..., AsyncKISClient],
+    clock: ManualClock,
+    absolute_offset: timedelta,
+    expires_in: int,
+    expected_offset: timedelta,
+) -> None:
+    body = token_body(clock.now() + absolute_offset) | {"expires_in": expires_in}
+    with respx.mock(base_url=REAL) as router:
+        tokens = router.post("/oauth2/tokenP").mock(return_value=httpx.Response(200, json=body))
+        router.get(PRICE).mock(return_value=httpx.Response(200, json=envelope(output=PRICE_OUTPUT)))
+        async with client_factory() as kis:
+            await kis.get_current_price("005930")
+            await kis.get_current_price("005930")
+            token = kis._tokens.current
+        assert tokens.call_count == 1  # never a re-issue loop
+    assert token is not None
+    assert token.expires_at == clock.now() + expected_offset

@@ -89,3 +89,28 @@ async def test_a_full_run_at_debug_level_logs_no_secret(
         for error in errors:
             assert secret not in str(error)
             assert secret not in repr(error)
+
+
+async def test_a_run_against_the_mock_server_logs_no_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kis_async import PriceType
+    from kis_async.mock import DEMO_ACCOUNT_NO, DEMO_APP_KEY, DEMO_APP_SECRET, FaultPlan, MockKIS
+
+    caplog.set_level(logging.DEBUG)
+    mock = MockKIS(
+        seed=1, rate_limit=float("inf"), faults=FaultPlan(seed=2, drop=0.1, error_5xx=0.1)
+    )
+    async with AsyncKISClient.for_mock(
+        mock, retry_initial_delay=0.0, retry_max_delay=0.0, max_retries=8
+    ) as kis:
+        await kis.get_current_prices(mock.tickers[:10])
+        await kis.get_order_book("005930")
+        await kis.get_chart_data("005930", PriceType.MINUTE_5, count=10)
+        approval = await kis.get_approval_key()
+        token = kis._tokens.current
+        assert token is not None
+    secrets = (DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_ACCOUNT_NO.split("-")[0], token.value, approval)
+    assert "HTTP Request" in caplog.text
+    for secret in secrets:
+        assert secret not in caplog.text
