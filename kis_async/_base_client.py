@@ -1,6 +1,6 @@
 """The request pipeline that every KIS call goes through, in one place.
 
-    circuit -> token -> rate gate -> send -> envelope -> error mapping -> retry policy
+    rate gate -> token -> circuit -> send -> envelope -> error mapping -> retry policy
 
 Retries follow one rule. A request that is safe to repeat (every query) is retried on
 connect errors, timeouts, dropped connections, 5xx answers and EGW00201, with capped
@@ -359,6 +359,9 @@ class BaseKISClient:
         body: Mapping[str, str] | None,
         tr_cont: str,
     ) -> KISResponse:
+        # The gate first, the token second: a request may wait long for its slot (1 req/s
+        # on a virtual account), and the token it carries must be good when it is sent.
+        await self._gate.acquire()
         token = await self._tokens.get()
         try:
             return await self._call_with_token(endpoint, tr_id, token, params, body, tr_cont)
@@ -366,6 +369,7 @@ class BaseKISClient:
             # Compare-and-invalidate: only this token is dropped, never a newer one.
             self.stats.token_rejections += 1
             await self._tokens.invalidate(token)
+            await self._gate.acquire()
             token = await self._tokens.get()
             return await self._call_with_token(endpoint, tr_id, token, params, body, tr_cont)
 
@@ -387,7 +391,6 @@ class BaseKISClient:
             "tr_cont": tr_cont,
             "custtype": "P",
         }
-        await self._gate.acquire()
         response = await self._send(endpoint, headers=headers, params=params, body=body)
         try:
             result = self._decode(endpoint, tr_id, response)

@@ -16,6 +16,7 @@ from typing import Literal
 
 __all__ = [
     "DAILY_LIMIT_RATE",
+    "DEFAULT_FEES",
     "KIS_ONLINE_COMMISSION_RATE",
     "TICK_TABLE",
     "FeeSchedule",
