@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 	$(PY) examples/fanout_prices.py
+	$(PY) examples/place_order.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

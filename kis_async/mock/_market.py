@@ -289,6 +289,15 @@ class Market:
         state = self._session(code, session)
         return state.bars.close[visible_bars(session, now) - 1]
 
+    def session_bars(self, code: str, session: date) -> DayBars:
+        """All of ``session``'s minute bars (the exchange walks them to fill resting orders)."""
+        return self._session(code, session).bars
+
+    def limits(self, code: str, session: date) -> tuple[int, int, int]:
+        """``(base, lower, upper)`` of ``session``: the base price and the daily limits, KRW."""
+        state = self._session(code, session)
+        return state.daily.base, state.lower, state.upper
+
     def minute_bars(self, code: str, now: datetime) -> tuple[DayBars, int]:
         """The session's minute bars at ``now`` and how many of them have printed."""
         session = self.calendar.session_date(now)

@@ -12,16 +12,22 @@ import random
 from collections.abc import Mapping
 from typing import get_args
 
+from kis_async.market import FeeSchedule
+
+from ._accounts import MockAccount
 from ._asgi import ASGIApp, Request, Response, Router
 from ._calendar import Calendar
 from ._clock import MockClock
+from ._exchange import Exchange, normalize_account_no
 from ._faults import ADMITTED, AFTER_PROCESSING, BEFORE_PROCESSING, FaultKind, FaultPlan
 from ._market import Market
 from ._oauth import OAuth
+from ._orders import MockOrder
 from ._quotations import Quotations
 from ._ratelimit import SlidingWindow
 from ._routes import Call, Endpoint, Server
 from ._stats import MockStats
+from ._trading import Trading
 from ._transport import MockTransport
 from ._universe import UNIVERSE
 from ._wire import (
@@ -36,6 +42,7 @@ from ._wire import (
 )
 
 __all__ = [
+    "DEFAULT_CASH",
     "DEFAULT_RATE_LIMITS",
     "DEMO_ACCOUNT_NO",
     "DEMO_APP_KEY",
@@ -47,6 +54,8 @@ __all__ = [
 DEMO_APP_KEY = "PSMOCKKIS0DEMO0APP0KEY0NOT0A0SECRET0"
 DEMO_APP_SECRET = "MockKISDemoAppSecretPublicNotASecret" * 5
 DEMO_ACCOUNT_NO = "50000000-01"
+#: KRW in a new account unless told otherwise.
+DEFAULT_CASH = 100_000_000
 
 #: Requests per second per app key when none is given (kis-api.md §6).
 DEFAULT_RATE_LIMITS: Mapping[Server, float] = {"real": 18.0, "virtual": 1.0}
@@ -67,6 +76,10 @@ class MockKIS:
     ``math.inf``: none); ``latency`` seconds are added to every answer;
     ``token_issue_interval`` is the seconds between token issuances per app key.
 
+    Every app owns one account (the demo app :data:`DEMO_ACCOUNT_NO`) that starts with
+    ``initial_cash`` KRW; orders trade against the simulated market (:meth:`account`,
+    :attr:`orders`).
+
     Use :attr:`transport` with ``httpx.AsyncClient`` in-process, or serve :attr:`app`
     (``python -m kis_async.mock``).
     """
@@ -86,11 +99,14 @@ class MockKIS:
         clock: MockClock | None = None,
         apps: Mapping[str, str] | None = None,
         token_issue_interval: float = 60.0,
+        initial_cash: int = DEFAULT_CASH,
     ) -> None:
         if server not in get_args(Server):
             raise ValueError(f"server must be 'real' or 'virtual', got {server!r}")
         if latency < 0:
             raise ValueError(f"latency must not be negative, got {latency}")
+        if isinstance(initial_cash, bool) or not isinstance(initial_cash, int) or initial_cash < 0:
+            raise ValueError(f"initial_cash must be whole KRW >= 0, got {initial_cash!r}")
         self.seed = seed
         self.server: Server = server
         self.rate_limit = DEFAULT_RATE_LIMITS[server] if rate_limit is None else rate_limit
@@ -109,6 +125,12 @@ class MockKIS:
             token_issue_interval,
             self.stats,
         )
+        self.initial_cash = initial_cash
+        self.exchange = Exchange(seed, server, self.market, self.clock, FeeSchedule())
+        for app_key in {DEMO_APP_KEY: ""} if apps is None else apps:
+            self.exchange.open_account(
+                app_key, DEMO_ACCOUNT_NO if app_key == DEMO_APP_KEY else None, initial_cash
+            )
         self._window = SlidingWindow(self.rate_limit)
         self._gt_uids = random.Random(f"{seed}:gt_uid")
         self._router: Router[Endpoint] = Router()
@@ -125,6 +147,7 @@ class MockKIS:
             Endpoint("POST", "/oauth2/Approval", lambda c: oauth.approve(c.request.body), "oauth"),
             Endpoint("POST", "/uapi/hashkey", lambda c: oauth.hashkey(c.request.body), "app"),
             *Quotations(self.market).endpoints(),
+            *Trading(self.exchange).endpoints(),
         ]
 
     # -- public helpers -------------------------------------------------------------
@@ -134,9 +157,48 @@ class MockKIS:
         """The codes of the universe, in a fixed order."""
         return tuple(t.code for t in UNIVERSE)
 
-    def add_app(self, app_key: str, app_secret: str) -> None:
-        """Let another app (key and secret) use the server."""
+    def add_app(
+        self,
+        app_key: str,
+        app_secret: str,
+        *,
+        account_no: str | None = None,
+        cash: int | None = None,
+    ) -> MockAccount:
+        """Let another app (key and secret) use the server; returns the account it owns.
+
+        A new app gets ``account_no`` ("12345678-01"; default the next free number)
+        with ``cash`` KRW (default ``initial_cash``). Re-keying a known app keeps its
+        account (``account_no``, if given, must be that one; ``cash`` sets its deposit).
+        """
+        if not app_key or not app_secret:
+            raise ValueError("app key and app secret must not be empty")
+        account = self.exchange.account_for(app_key)
+        if (
+            account is not None
+            and account_no is not None
+            and normalize_account_no(account_no) != account.account_no
+        ):
+            raise ValueError(f"this app already owns account {account.account_no}")
+        if account is None:
+            starting = self.initial_cash if cash is None else cash
+            account = self.exchange.open_account(app_key, account_no, starting)
+        elif cash is not None:
+            account.set_cash(cash)
         self.oauth.add_app(app_key, app_secret)
+        return account
+
+    def account(self, account_no: str) -> MockAccount:
+        """The account ``account_no`` ("12345678-01") at ``clock.now()``; KeyError if none."""
+        account = self.exchange.account(account_no)
+        self.exchange.catch_up(self.clock.now())
+        return account
+
+    @property
+    def orders(self) -> list[MockOrder]:
+        """Every order the exchange holds, all accounts, in acceptance order (caught up)."""
+        self.exchange.catch_up(self.clock.now())
+        return list(self.exchange.orders)
 
     def expire_tokens(self) -> None:
         """Expire every token issued so far: each now answers EGW00123."""
