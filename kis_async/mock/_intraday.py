@@ -47,9 +47,15 @@ class DayBars:
             acc += gauss(0.0, 1.0)
             walk[j] = acc
         bridge = [walk[j] - acc * j / n for j in range(n + 1)]
-        span = (max(bridge) - min(bridge)) or 1.0
-        scale = 0.85 * (h - lo) / span
-        path = [o + (c - o) * j / n + scale * bridge[j] for j in range(n + 1)]
+        line = [o + (c - o) * j / n for j in range(n + 1)]
+        # Scale the bridge's two sides apart, so that its peak lands on the day's high and
+        # its trough on the low. One scale for both, centred on the open-close line,
+        # would flatten the path against whichever limit that line runs close to.
+        top = max(range(n + 1), key=bridge.__getitem__)
+        bottom = min(range(n + 1), key=bridge.__getitem__)
+        up = (h - line[top]) / bridge[top] if bridge[top] > 0 else 0.0
+        down = (line[bottom] - lo) / -bridge[bottom] if bridge[bottom] < 0 else 0.0
+        path = [line[j] + (up if bridge[j] > 0 else down) * bridge[j] for j in range(n + 1)]
         points = [o] * (n + 1)
         for j in range(1, n):
             points[j] = min(max(snap(min(max(path[j], lo), h)), lo), h)

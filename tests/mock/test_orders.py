@@ -197,14 +197,19 @@ async def test_a_resting_buy_fills_over_several_minute_bars(kis: KIS, mock: Mock
     now = mock.clock.now()
     session = mock.market.session(now)
     first = visible_bars(session, now)
-    price = _book(mock).bids[1]
+    bars = mock.market.session_bars(KAKAO, session)
+    # The highest resting bid that the next ten bars come back to at least twice.
+    price = next(
+        bid
+        for bid in _book(mock).bids
+        if sum(bars.low[i] <= bid for i in range(first, first + 10)) >= 2
+    )
     output = await kis.placed("buy", KAKAO, 100_000, price)
     order = _order(mock, output["ODNO"])
     assert order.fills == []
     mock.clock.advance(timedelta(minutes=10))
-    bars = mock.market.session_bars(KAKAO, session)
     reached = [i for i in range(first, first + 10) if bars.low[i] <= price]
-    assert len(reached) >= 2, "the scenario needs the price to come back a few times"
+    assert len(reached) >= 2
     fills = _order(mock, output["ODNO"]).fills
     assert [f.at for f in fills] == [_at(mock, i) for i in reached]
     for fill, i in zip(fills, reached, strict=True):
