@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
 
-from kis_async import AsyncKISClient, KISSettings
+from kis_async import KST, AsyncKISClient, KISSettings
+from kis_async.mock import MockClock, MockKIS
 
 from .helpers import ACCOUNT, APP_KEY, APP_SECRET, ManualClock
 
@@ -52,3 +54,23 @@ def client_factory(clock: ManualClock) -> Callable[..., AsyncKISClient]:
         return AsyncKISClient(make_settings(**overrides), clock=clock)
 
     return factory
+
+
+#: A Friday, mid-session: the moment the client-over-mock tests run at.
+MIDDAY = datetime(2026, 11, 20, 11, 0, 0, tzinfo=KST)
+
+
+@pytest.fixture
+def mock_clock() -> MockClock:
+    return MockClock(MIDDAY, frozen=True)
+
+
+@pytest.fixture
+def mock(mock_clock: MockClock) -> MockKIS:
+    """A mock of KIS's real server with no rate limit, frozen at MIDDAY."""
+    return MockKIS(seed=3, clock=mock_clock, rate_limit=float("inf"))
+
+
+def on(mock: MockKIS, **settings: Any) -> AsyncKISClient:
+    """A client wired to ``mock``."""
+    return AsyncKISClient.for_mock(mock, **settings)

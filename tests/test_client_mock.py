@@ -11,7 +11,6 @@ import pytest
 
 from kis_async import (
     KST,
-    AsyncKISClient,
     CircuitOpenError,
     ConfigError,
     KISAPIError,
@@ -21,22 +20,7 @@ from kis_async import (
 )
 from kis_async.mock import DEMO_APP_KEY, DEMO_APP_SECRET, FaultPlan, MockClock, MockKIS
 
-#: A Friday, mid-session.
-MIDDAY = datetime(2026, 11, 20, 11, 0, 0, tzinfo=KST)
-
-
-@pytest.fixture
-def mock_clock() -> MockClock:
-    return MockClock(MIDDAY, frozen=True)
-
-
-@pytest.fixture
-def mock(mock_clock: MockClock) -> MockKIS:
-    return MockKIS(seed=3, clock=mock_clock, rate_limit=float("inf"))
-
-
-def on(mock: MockKIS, **settings: object) -> AsyncKISClient:
-    return AsyncKISClient.for_mock(mock, **settings)
+from .conftest import MIDDAY, on
 
 
 async def test_current_price_matches_the_simulation(mock: MockKIS) -> None:

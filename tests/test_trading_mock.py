@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
 from kis_async import (
-    KST,
-    AsyncKISClient,
     ConfigError,
     InvalidRequestError,
     OrderRejectedError,
@@ -22,23 +19,9 @@ from kis_async import (
 )
 from kis_async.mock import DEMO_ACCOUNT_NO, FaultPlan, MockClock, MockKIS
 
-#: A Friday, mid-session.
-MIDDAY = datetime(2026, 11, 20, 11, 0, 0, tzinfo=KST)
+from .conftest import MIDDAY, on
+
 ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash"
-
-
-@pytest.fixture
-def mock_clock() -> MockClock:
-    return MockClock(MIDDAY, frozen=True)
-
-
-@pytest.fixture
-def mock(mock_clock: MockClock) -> MockKIS:
-    return MockKIS(seed=3, clock=mock_clock, rate_limit=float("inf"))
-
-
-def on(mock: MockKIS, **settings: object) -> AsyncKISClient:
-    return AsyncKISClient.for_mock(mock, **settings)
 
 
 async def test_buy_at_the_best_ask_fills_and_shows_in_history_and_balance(mock: MockKIS) -> None:

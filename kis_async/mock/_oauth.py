@@ -109,20 +109,25 @@ class OAuth:
             return "EGW00105"
         return None
 
+    def _granted_app(self, raw: bytes, *, credential_field: str) -> str:
+        """The app key of a client-credentials grant, or the OAuth error KIS answers."""
+        body = _json_object(raw)
+        if body is None:
+            raise oauth_error("EGW00101")
+        app_key = str(body.get("appkey") or "")
+        error = self.app_error(app_key, str(body.get(credential_field) or ""))
+        if error:
+            raise oauth_error(error)
+        if body.get("grant_type") != "client_credentials":
+            raise oauth_error("EGW00101")
+        return app_key
+
     # -- /oauth2/tokenP -----------------------------------------------------------
 
     def issue(self, raw: bytes) -> Reply:
         """Answer ``POST /oauth2/tokenP``."""
         self._stats.token_requests += 1
-        body = _json_object(raw)
-        if body is None:
-            raise oauth_error("EGW00101")
-        app_key = str(body.get("appkey") or "")
-        error = self.app_error(app_key, str(body.get("appsecret") or ""))
-        if error:
-            raise oauth_error(error)
-        if body.get("grant_type") != "client_credentials":
-            raise oauth_error("EGW00101")
+        app_key = self._granted_app(raw, credential_field="appsecret")
         now = self._clock.now().timestamp()
         last = self._last_issue.get(app_key)
         if last is not None and now - last < self._issue_interval:
@@ -189,16 +194,8 @@ class OAuth:
 
     def approve(self, raw: bytes) -> Reply:
         """Answer ``POST /oauth2/Approval`` with a WebSocket approval key (a UUID)."""
-        body = _json_object(raw)
-        if body is None:
-            raise oauth_error("EGW00101")
-        app_key = str(body.get("appkey") or "")
         # The approval request names the secret "secretkey", not "appsecret".
-        error = self.app_error(app_key, str(body.get("secretkey") or ""))
-        if error:
-            raise oauth_error(error)
-        if body.get("grant_type") != "client_credentials":
-            raise oauth_error("EGW00101")
+        app_key = self._granted_app(raw, credential_field="secretkey")
         key = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         self.approval_keys[key] = app_key
         return Reply(200, {"approval_key": key})
