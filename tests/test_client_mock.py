@@ -338,3 +338,19 @@ async def test_minute_bars_outside_trading_hours_show_the_last_session(moment: d
     assert [b.time for b in bars] == [time(14, 30), time(15, 0), time(15, 30)]
     assert all(b.date == date(2026, 11, 20) for b in bars)
     assert bars[-1].close_price == price.current_price
+
+
+async def test_hashkey_approval_key_and_revoke(mock: MockKIS, mock_clock: MockClock) -> None:
+    body = {"CANO": "50000000", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_QTY": "1"}
+    async with on(mock) as kis:
+        digest = await kis.hashkey(body)
+        approval = await kis.get_approval_key()
+        await kis.get_current_price("005930")
+        await kis.revoke_token()
+        mock_clock.advance(61)
+        await kis.get_current_price("005930")  # a new token, issued after the revoke
+        assert kis.token_requests == 2
+    assert len(digest) == 64
+    assert int(digest, 16) >= 0
+    assert len(approval) == 36
+    assert mock.stats.tokens_issued == 2

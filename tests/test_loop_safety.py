@@ -57,3 +57,19 @@ def test_default_client_runs_on_the_mock_inside_someone_elses_loop() -> None:
     thread.join(timeout=30)
     assert len(results) == 1
     assert results[0] > 0
+
+
+async def test_an_injected_http_client_is_never_closed_by_us() -> None:
+    from kis_async.mock import MockKIS
+
+    mock = MockKIS(rate_limit=float("inf"))
+    async with httpx.AsyncClient(transport=mock.transport) as shared:
+        async with AsyncKISClient(
+            make_settings(env="mock", app_key=None, app_secret=None, account_no=None),
+            http_client=shared,
+            clock=mock.clock,
+        ) as kis:
+            await kis.get_current_price("005930")
+        assert not shared.is_closed  # still the caller's to use and close
+        response = await shared.get("http://mock/uapi/domestic-stock/v1/quotations/inquire-price")
+        assert response.status_code == 403  # the shared client still works (no credentials sent)

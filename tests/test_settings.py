@@ -72,3 +72,9 @@ def test_repr_hides_secrets() -> None:
 
 def test_production_is_not_confirmed_by_default() -> None:
     assert KISSettings(_env_file=None).production_confirmed is False
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    for name in KISSettings.model_fields:
+        assert f"KIS_{name.upper()}" in example, f"KIS_{name.upper()} missing from .env.example"
