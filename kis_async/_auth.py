@@ -27,7 +27,7 @@ import anyio
 from ._clock import Clock
 from ._constants import TOKEN_MIN_ISSUE_INTERVAL, TOKEN_REFRESH_MARGIN
 from ._errors import KISAPIError, KISServerError, KISTransportError, TokenIssueThrottledError
-from ._redact import get_logger
+from ._redact import get_logger, redactor
 
 __all__ = [
     "AccessToken",
@@ -191,6 +191,7 @@ class TokenManager:
         self._token: AccessToken | None = None
         self._lock = asyncio.Lock()
         self._rejected: set[str] = set()
+        self._registered: set[str] = set()
         self._last_issue: datetime | None = None
         #: How many times ``issue`` was called (tokenP requests made by this manager).
         self.issue_count = 0
@@ -242,6 +243,9 @@ class TokenManager:
         if not stored.is_fresh(self._clock.now(), self._margin):
             self._note_issue(stored.issued_at)
             return None
+        if stored.value not in self._registered:
+            self._registered.add(stored.value)
+            redactor.register(stored.value)
         logger.debug("reusing cached token %s", stored.fingerprint)
         return stored
 

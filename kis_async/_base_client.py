@@ -12,10 +12,12 @@ request before doing anything, so that is safe for orders too.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
@@ -233,7 +235,7 @@ class BaseKISClient:
             clock=self._clock,
             min_issue_interval=settings.token_min_issue_interval,
         )
-        self._gate = RateGate(settings.effective_rate_limit)
+        self._gate = RateGate(settings.effective_rate_limit, headroom=settings.rate_limit_headroom)
         self._circuit = CircuitBreaker(
             settings.circuit_failure_threshold,
             settings.circuit_reset_timeout,
@@ -247,7 +249,13 @@ class BaseKISClient:
         self._price_bands: dict[tuple[str, date], tuple[int, int]] = {}
         # Order ids this client has handed out, so a lost order is never matched twice.
         self._known_orders: set[str] = set()
+        # Identical orders are placed one at a time; these are their locks, by signature.
+        self._order_locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        # (signature, sent_at on KIS's clock) of orders whose state stayed unknown.
+        self._unresolved: list[tuple[tuple[Any, ...], datetime]] = []
         self._warned_real_money = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_server_date: tuple[str, datetime] | None = None
         self._closed = False
 
     # -- construction helpers --------------------------------------------------------
@@ -346,6 +354,7 @@ class BaseKISClient:
     ) -> KISResponse:
         """Send one KIS call through the whole pipeline and return its successful answer."""
         tr_id = endpoint.tr_id(virtual=self.settings.is_virtual)
+        self._check_usable()
         async for attempt in self._retrying(idempotent=endpoint.idempotent):
             with attempt:
                 return await self._authorized_call(endpoint, tr_id, params, body, tr_cont)
@@ -359,19 +368,27 @@ class BaseKISClient:
         body: Mapping[str, str] | None,
         tr_cont: str,
     ) -> KISResponse:
-        # The gate first, the token second: a request may wait long for its slot (1 req/s
-        # on a virtual account), and the token it carries must be good when it is sent.
-        await self._gate.acquire()
-        token = await self._tokens.get()
+        token = await self._slot_and_token()
         try:
             return await self._call_with_token(endpoint, tr_id, token, params, body, tr_cont)
         except TokenExpiredError:
             # Compare-and-invalidate: only this token is dropped, never a newer one.
             self.stats.token_rejections += 1
             await self._tokens.invalidate(token)
-            await self._gate.acquire()
-            token = await self._tokens.get()
+            token = await self._slot_and_token()
             return await self._call_with_token(endpoint, tr_id, token, params, body, tr_cont)
+
+    async def _slot_and_token(self) -> AccessToken:
+        """A token, then a rate-gate slot, then the token again.
+
+        The token comes first so that callers waiting for one (a cold start, a renewal
+        that must wait out KIS's one-a-minute rule) do not hold gate slots and then all
+        send at once when it arrives. It is read again after the slot, which costs
+        nothing while it is fresh, because a slot may come minutes later (1 req/s).
+        """
+        await self._tokens.get()
+        await self._gate.acquire()
+        return await self._tokens.get()
 
     async def _call_with_token(
         self,
@@ -413,21 +430,31 @@ class BaseKISClient:
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        """One HTTP exchange, with transport failures mapped to KISTransportError."""
+        """One HTTP exchange, with every httpx failure mapped to KISTransportError."""
+        self._check_usable()
         self._circuit.before_request()
         url = self._base_url + endpoint.path
         started = time.perf_counter()
         self.stats.requests += 1
+        failure: KISTransportError | None = None
         try:
             response = await self._http.request(
                 endpoint.method, url, headers=headers, params=params, json=body
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             self._circuit.record_failure()
-            raise self._transport_error(endpoint, exc) from exc
+            failure = self._transport_error(endpoint, exc)
         except BaseException:
             self._circuit.release()
             raise
+        if failure is not None:
+            # Raised here, outside the except block, so that neither __cause__ nor
+            # __context__ keeps the httpx error: it holds the request, whose headers hold
+            # the app secret and the token. Its type and message are in ours.
+            raise failure
+        date = response.headers.get("date")
+        if date is not None:
+            self._last_server_date = (date, self._clock.now())
         logger.debug(
             "%s %s [%s] -> HTTP %d in %.1f ms",
             endpoint.method,
@@ -438,9 +465,40 @@ class BaseKISClient:
         )
         return response
 
+    def server_clock_offset(self) -> timedelta | None:
+        """KIS's clock minus this machine's, from the last answer's ``Date`` header.
+
+        Good to about a second; None before any answer carried one.
+        """
+        if self._last_server_date is None:
+            return None
+        text, received_at = self._last_server_date
+        try:
+            server = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if server.tzinfo is None:
+            return None
+        return server - received_at
+
+    def _check_usable(self) -> None:
+        """Refuse use after close, and use from an event loop other than the first."""
+        if self._closed:
+            raise KISError("this AsyncKISClient is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            # Its lock, rate gate and pooled connections belong to the first loop.
+            raise KISError(
+                "an AsyncKISClient serves the event loop it first ran in; create one "
+                "client per event loop (e.g. per asyncio.run)"
+            )
+
     @staticmethod
-    def _transport_error(endpoint: Endpoint, exc: httpx.TransportError) -> KISTransportError:
-        # Only these mean the request certainly never left this machine.
+    def _transport_error(endpoint: Endpoint, exc: httpx.RequestError) -> KISTransportError:
+        # Only these mean the request certainly never left this machine. Anything else
+        # (including an answer that could not be decoded) may have reached KIS.
         not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         kind = KISTimeoutError if isinstance(exc, httpx.TimeoutException) else KISTransportError
         what = "was not sent" if not_sent else "may have reached KIS"
@@ -466,7 +524,8 @@ class BaseKISClient:
                     path=endpoint.path,
                 )
             raise KISResponseError(
-                f"{endpoint.name}: expected a JSON object, got HTTP {status}: {_snippet(response)}"
+                f"{endpoint.name}: expected a JSON object, got HTTP {status}: {_snippet(response)}",
+                path=endpoint.path,
             )
         rt_cd = str(body.get("rt_cd", "")).strip()
         if rt_cd == "0" and status < 400:
@@ -474,7 +533,9 @@ class BaseKISClient:
         msg_cd = str(body.get("msg_cd") or body.get("error_code") or "").strip()
         msg1 = str(body.get("msg1") or body.get("error_description") or "")
         if not rt_cd and not msg_cd and status < 400:
-            raise KISResponseError(f"{endpoint.name}: answer has no rt_cd envelope")
+            raise KISResponseError(
+                f"{endpoint.name}: answer has no rt_cd envelope", path=endpoint.path
+            )
         raise api_error(
             msg_cd=msg_cd,
             msg1=msg1,
@@ -503,6 +564,7 @@ class BaseKISClient:
     # -- OAuth calls (their own body shapes, no tr_id, outside the REST rate limit) ----
 
     async def _oauth_post(self, endpoint: Endpoint, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._check_usable()
         headers = {"content-type": "application/json; charset=utf-8"}
         if endpoint is HASHKEY:
             headers |= {"appkey": self._app_key, "appsecret": self._app_secret}

@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,7 @@ from ._constants import (
     DEFAULT_RETRY_MAX_DELAY,
     DEFAULT_TIMEOUT,
     MOCK_BASE_URL,
+    RATE_GATE_HEADROOM,
     REAL_BASE_URL,
     TOKEN_MIN_ISSUE_INTERVAL,
     VIRTUAL_BASE_URL,
@@ -77,6 +79,9 @@ class KISSettings(BaseSettings):
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
     retry_initial_delay: float = Field(default=DEFAULT_RETRY_INITIAL_DELAY, ge=0)
     retry_max_delay: float = Field(default=DEFAULT_RETRY_MAX_DELAY, ge=0)
+    #: The client paces itself this fraction below rate_limit, as slack for network
+    #: jitter against KIS's one-second window. Raise it on a jittery network.
+    rate_limit_headroom: float = Field(default=RATE_GATE_HEADROOM, ge=0, lt=0.5)
     #: Seconds every caller waits after KIS answers EGW00201.
     rate_limit_cooldown: float = Field(default=DEFAULT_RATE_LIMIT_COOLDOWN, ge=0)
     #: Consecutive server or transport failures that open the circuit.
@@ -101,8 +106,12 @@ class KISSettings(BaseSettings):
     @classmethod
     def _default_env(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("env") in (None, ""):
-            has_credentials = bool(data.get("app_key")) and bool(data.get("app_secret"))
-            data = {**data, "env": "virtual" if has_credentials else "mock"}
+            key, secret = bool(data.get("app_key")), bool(data.get("app_secret"))
+            if key != secret:
+                # Half a set of credentials is a mistake, not a wish for the mock.
+                missing = "KIS_APP_SECRET" if key else "KIS_APP_KEY"
+                raise ConfigError(f"{missing} is not set (its partner is): set both, or neither")
+            data = {**data, "env": "virtual" if key else "mock"}
         return data
 
     @field_validator("env", mode="before")
@@ -139,6 +148,18 @@ class KISSettings(BaseSettings):
             if isinstance(value, str)
             else value
         )
+
+    @model_validator(mode="after")
+    def _real_host_needs_real_env(self) -> KISSettings:
+        # Orders to KIS's real server must go through env "real" and its opt-in, whatever
+        # the env is called: the address decides where the money is.
+        host = urlsplit(self.base_url or "").hostname or ""
+        if self.env != "real" and host == urlsplit(REAL_BASE_URL).hostname:
+            raise ConfigError(
+                f"KIS_BASE_URL points at KIS's real-money server but env={self.env!r}: "
+                "use env='real' (and KIS_PRODUCTION_CONFIRMED=YES to trade)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _require_credentials(self) -> KISSettings:

@@ -68,7 +68,14 @@ class CircuitOpenError(KISError):
 
 
 class KISResponseError(KISError):
-    """A response arrived but could not be understood (not JSON, or not the expected shape)."""
+    """A response arrived but could not be understood (not JSON, or not the expected shape).
+
+    ``path`` names the operation whose answer it was, when known.
+    """
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class KISAPIError(KISError):

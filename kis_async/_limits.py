@@ -44,11 +44,16 @@ class RateGate:
         self._paused_until = 0.0
 
     async def acquire(self) -> None:
-        """Wait for this request's slot."""
-        # A loop, not an event: another EGW00201 may extend the pause while we sleep.
-        while (delay := self._paused_until - time.monotonic()) > 0:  # noqa: ASYNC110
-            await anyio.sleep(delay)
-        await self._limiter.acquire()
+        """Wait for this request's slot, outside any pause."""
+        while True:
+            # A loop, not an event: another EGW00201 may extend the pause while we sleep.
+            while (delay := self._paused_until - time.monotonic()) > 0:  # noqa: ASYNC110
+                await anyio.sleep(delay)
+            await self._limiter.acquire()
+            # A pause may have begun while this request queued in the limiter; its slot
+            # is then void, and it queues again once the pause is over.
+            if self._paused_until <= time.monotonic():
+                return
 
     def pause(self, seconds: float) -> None:
         """Hold every caller back for ``seconds`` (after KIS answered EGW00201)."""

@@ -38,6 +38,7 @@ _DAYS_PER_PERIOD = {
     PriceType.YEARLY: 370,
 }
 _MAX_PERIOD_ROWS = 10_000
+_EARLIEST = date(1956, 3, 3)  # the Korea Stock Exchange's opening day
 _MAX_MINUTE_ROWS = 400  # a session has 381 one-minute bars
 _SESSION_OPEN = time(9, 0)
 _SESSION_CLOSE = time(15, 30)  # the closing auction's print
@@ -141,7 +142,9 @@ class QuotationsMixin(BaseKISClient):
         self, code: str, period: PriceType, count: int, end: date | None
     ) -> list[Candle]:
         cursor = end or self._clock.now().astimezone(KST).date()
-        start = cursor - timedelta(days=_DAYS_PER_PERIOD[period] * count + 40)
+        # Far enough back for ``count`` periods, but never before KRX's first records.
+        span = min(_DAYS_PER_PERIOD[period] * count + 40, (cursor - _EARLIEST).days)
+        start = cursor - timedelta(days=max(span, 0))
         bars: dict[date, Candle] = {}
         while len(bars) < count and cursor >= start:
             response = await self._request(
@@ -172,7 +175,14 @@ class QuotationsMixin(BaseKISClient):
         self, code: str, period: PriceType, count: int, end: date | datetime | time | None
     ) -> list[Candle]:
         if isinstance(end, datetime):
-            cursor = end.astimezone(KST).time()
+            local = end.astimezone(KST) if end.tzinfo else end.replace(tzinfo=KST)
+            today = self._clock.now().astimezone(KST).date()
+            if local.date() != today:
+                raise InvalidRequestError(
+                    f"minute bars cover today's session only; end={end.isoformat()} is "
+                    f"not today ({today})"
+                )
+            cursor = local.time()
         elif isinstance(end, time):
             cursor = end
         elif end is None:
@@ -351,13 +361,19 @@ class FanOutMixin(QuotationsMixin):
                 except Exception as exc:
                     outcome = exc
                     if not return_exceptions:
-                        if not first_error:
-                            first_error.append(exc)
-                            group.cancel_scope.cancel()
+                        fail(exc)
                         return
                 results[code] = outcome
                 if on_result is not None:
-                    on_result(code, outcome)
+                    try:
+                        on_result(code, outcome)
+                    except Exception as exc:  # the caller's callback: its error, not a group
+                        fail(exc)
+
+            def fail(exc: Exception) -> None:
+                if not first_error:
+                    first_error.append(exc)
+                    group.cancel_scope.cancel()
 
             for code in codes:
                 group.start_soon(fetch, code)

@@ -2,15 +2,26 @@
 
 Orders are never duplicated. The pipeline repeats an order only when it provably was
 not accepted (the connection never opened, or KIS answered EGW00201). After any other
-failure (a read timeout, a dropped connection, a 5xx) the order may or may not sit at
-KIS, so the client looks it up in today's order history before doing anything else:
-found, it returns that order (``recovered=True``); not found after a short settle, it
-raises :class:`OrderStateUnknownError`, or, only if ``resend_unconfirmed_orders`` is
-set, sends it once more.
+failure of the order itself (a read timeout, a dropped connection, a 5xx, an answer that
+cannot be read) the order may or may not sit at KIS, so the client looks it up in today's
+order history before doing anything else:
+
+- exactly one unclaimed matching order placed since just before the send (on KIS's
+  clock, estimated from its Date headers) -> that order, ``recovered=True``;
+- none, after a short settle -> OrderStateUnknownError, or, only if
+  ``resend_unconfirmed_orders`` is set, the order is sent once more;
+- the history cannot be read, or the match is ambiguous (several candidates, or an
+  identical order of this client whose state is still unknown) -> OrderStateUnknownError,
+  never a resend.
+
+Identical orders from one client are placed one at a time, so a lost answer can never
+be matched to a sibling still waiting for its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -63,9 +74,26 @@ _EXCHANGES = ("KRX", "NXT", "SOR")
 MAX_ORDER_QUANTITY = 10_000_000
 #: Order history is served by TTTC0081R for the last three months only.
 _HISTORY_DAYS = 92
-#: How far before the send an order found in the history may be stamped (clock skew).
+#: How far before the send (on KIS's clock) a lost order may be stamped: the Date
+#: header's one-second resolution and network time, with room to spare.
 _CLOCK_TOLERANCE = timedelta(seconds=5)
+#: The same, when KIS's clock is not known (no Date header seen yet).
+_UNKNOWN_CLOCK_TOLERANCE = timedelta(seconds=60)
+#: Orders whose state stayed unknown are remembered this long (they make later
+#: look-ups of identical orders ambiguous).
+_UNRESOLVED_MEMORY = timedelta(minutes=30)
 _MAX_PAGES = 1_000
+
+
+def _order_key(order_id: str) -> str:
+    """Order ids compared without their zero padding (ODNO "0001569157" == "1569157")."""
+    return order_id.strip().lstrip("0") or "0"
+
+
+class _Lookup(enum.Enum):
+    NOT_FOUND = "not found"
+    FAILED = "the order history could not be read"
+    AMBIGUOUS = "the order history shows more than one order that could be it"
 
 
 @dataclass(frozen=True)
@@ -92,6 +120,23 @@ class _OrderIntent:
         if record.original_order_id != self.original_order_id:
             return False
         return record.cancelled if self.kind == "cancel" else not record.cancelled
+
+    @property
+    def order_type(self) -> OrderType:
+        return OrderType.MARKET if self.price is None else OrderType.LIMIT
+
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        """What makes two orders indistinguishable in the order history."""
+        return (
+            self.kind,
+            self.ticker,
+            self.side,
+            self.quantity,
+            self.price,
+            self.exchange,
+            self.original_order_id,
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -159,8 +204,9 @@ class TradingMixin(QuotationsMixin):
         if quantity is not None:
             check_positive_int("quantity", quantity, maximum=MAX_ORDER_QUANTITY)
         exchange = _exchange_of(order)
+        original_price = order.price or None  # 0 in the history means a market order
         intent = _OrderIntent(
-            "cancel", order.ticker, order.side, quantity, None, exchange, order.order_id
+            "cancel", order.ticker, order.side, quantity, original_price, exchange, order.order_id
         )
         body = self._rvsecncl_body(order, "02", quantity, 0, exchange)
         return await self._place(ORDER_RVSECNCL, body, intent)
@@ -219,28 +265,18 @@ class TradingMixin(QuotationsMixin):
         self, endpoint: Endpoint, body: dict[str, str], intent: _OrderIntent
     ) -> OrderResult:
         self._warn_real_money_once()
-        sent_at = self._clock.now()
+        lock = self._order_locks.setdefault(intent.signature, asyncio.Lock())
         try:
-            response = await self._request(endpoint, body=body)
-        except (KISTransportError, KISServerError) as exc:
-            if isinstance(exc, KISTransportError) and not exc.request_sent:
-                raise  # provably never reached KIS; the pipeline already retried it
-            found = await self._find_lost_order(intent, sent_at, exc)
-            if found is not None:
-                return found
-            if not self.settings.resend_unconfirmed_orders:
-                raise self._state_unknown(intent, sent_at, exc) from exc
-            logger.warning("order not found in the history; sending it once more as configured")
-            try:
-                response = await self._request(endpoint, body=body)
-            except (KISTransportError, KISServerError) as again:
-                raise self._state_unknown(intent, sent_at, again) from again
-        result = self._order_result(response, intent)
-        self._known_orders.add(result.order_id)
+            async with lock:  # identical orders from this client go one at a time
+                result = await self._place_once(endpoint, body, intent)
+        finally:
+            if not lock.locked() and self._order_locks.get(intent.signature) is lock:
+                del self._order_locks[intent.signature]
         logger.info(
-            "%s order %s accepted: %s %s x%s @ %s",
+            "%s order %s accepted%s: %s %s x%s @ %s",
             intent.kind,
             result.order_id,
+            " (found in the history)" if result.recovered else "",
             intent.side.value,
             intent.ticker,
             intent.quantity if intent.quantity is not None else "all",
@@ -248,25 +284,64 @@ class TradingMixin(QuotationsMixin):
         )
         return result
 
-    def _order_result(self, response: KISResponse, intent: _OrderIntent) -> OrderResult:
+    async def _place_once(
+        self, endpoint: Endpoint, body: dict[str, str], intent: _OrderIntent
+    ) -> OrderResult:
+        sent_at, tolerance = self._kis_now()
+        try:
+            response = await self._request(endpoint, body=body)
+            return self._claim(self._order_result(response, intent, endpoint))
+        except KISError as exc:
+            if not _may_have_reached_kis(exc, endpoint):
+                raise  # refused, or provably never sent: the pipeline retried what it could
+            lost = exc
+        found = await self._find_lost_order(intent, sent_at - tolerance, lost)
+        if isinstance(found, OrderResult):
+            return found
+        if found is not _Lookup.NOT_FOUND or not self.settings.resend_unconfirmed_orders:
+            raise self._state_unknown(intent, sent_at, lost, found)
+        logger.warning("order not found in the history; sending it once more as configured")
+        try:
+            response = await self._request(endpoint, body=body)
+            return self._claim(self._order_result(response, intent, endpoint))
+        except KISError as again:
+            # Whatever happened to the second try, the first order's state is unknown.
+            raise self._state_unknown(intent, sent_at, again, _Lookup.NOT_FOUND) from again
+
+    def _kis_now(self) -> tuple[datetime, timedelta]:
+        """Now on KIS's clock (as best known) and how far to trust it."""
+        offset = self.server_clock_offset()
+        if offset is None:
+            return self._clock.now(), _UNKNOWN_CLOCK_TOLERANCE
+        return self._clock.now() + offset, _CLOCK_TOLERANCE
+
+    def _claim(self, result: OrderResult) -> OrderResult:
+        self._known_orders.add(_order_key(result.order_id))
+        return result
+
+    def _order_result(
+        self, response: KISResponse, intent: _OrderIntent, endpoint: Endpoint
+    ) -> OrderResult:
         output = response.body.get("output")
         if not isinstance(output, Mapping) or not str(output.get("ODNO", "")).strip():
-            raise KISResponseError("order answer has no output.ODNO")
+            # Accepted (rt_cd "0") but unreadable: its fate is settled by the history.
+            raise KISResponseError("order answer has no output.ODNO", path=endpoint.path)
         return OrderResult.from_output(
             output,
             today=self._clock.now().astimezone(KST).date(),
+            kind=intent.kind,
             ticker=intent.ticker,
             side=intent.side,
-            quantity=intent.quantity if intent.quantity is not None else 0,
+            quantity=intent.quantity,
             price=intent.price,
-            order_type=OrderType.MARKET if intent.price is None else OrderType.LIMIT,
+            order_type=intent.order_type,
             exchange=intent.exchange,
             original_order_id=intent.original_order_id,
         )
 
     async def _find_lost_order(
-        self, intent: _OrderIntent, sent_at: datetime, cause: KISError
-    ) -> OrderResult | None:
+        self, intent: _OrderIntent, earliest: datetime, cause: KISError
+    ) -> OrderResult | _Lookup:
         """Look for an order whose answer was lost in today's history, for a short while."""
         logger.warning(
             "answer to a %s order for %s was lost (%s); looking it up in the order history",
@@ -276,8 +351,8 @@ class TradingMixin(QuotationsMixin):
         )
         settle = self.settings.order_settle_seconds
         polls = 3 if settle > 0 else 1
-        earliest = sent_at - _CLOCK_TOLERANCE
-        today = sent_at.astimezone(KST).date()
+        today = earliest.astimezone(KST).date()
+        siblings = self._unresolved_siblings(intent, earliest)
         for poll in range(polls):
             if poll:
                 await anyio.sleep(settle / (polls - 1))
@@ -290,42 +365,60 @@ class TradingMixin(QuotationsMixin):
                 ]
             except KISError as exc:
                 logger.warning("order history unavailable: %s", exc)
-                return None
-            for record in sorted(records, key=lambda r: r.ordered_at):
-                if (
-                    record.order_id not in self._known_orders
-                    and record.ordered_at >= earliest
-                    and intent.matches(record)
-                ):
-                    self._known_orders.add(record.order_id)
-                    logger.info("lost order found in the history: %s", record.order_id)
-                    return OrderResult(
+                return _Lookup.FAILED
+            candidates = [
+                record
+                for record in records
+                if _order_key(record.order_id) not in self._known_orders
+                and record.ordered_at >= earliest
+                and intent.matches(record)
+            ]
+            if len(candidates) > 1 or (candidates and siblings):
+                return _Lookup.AMBIGUOUS
+            if candidates:
+                (record,) = candidates
+                return self._claim(
+                    OrderResult(
                         order_id=record.order_id,
                         org_no=record.org_no,
                         ordered_at=record.ordered_at,
+                        kind=intent.kind,
                         ticker=intent.ticker,
                         side=intent.side,
-                        quantity=record.quantity,
+                        quantity=intent.quantity,
                         price=intent.price,
-                        order_type=OrderType.MARKET if intent.price is None else OrderType.LIMIT,
+                        order_type=intent.order_type,
                         exchange=intent.exchange,
                         original_order_id=intent.original_order_id,
                         recovered=True,
                     )
-        return None
+                )
+        return _Lookup.NOT_FOUND
+
+    def _unresolved_siblings(self, intent: _OrderIntent, earliest: datetime) -> int:
+        """Identical orders of this client whose state is unknown and could be in view."""
+        horizon = self._clock.now() - _UNRESOLVED_MEMORY
+        self._unresolved[:] = [(s, at) for s, at in self._unresolved if at >= horizon]
+        return sum(
+            1
+            for signature, at in self._unresolved
+            if signature == intent.signature and at >= earliest - _CLOCK_TOLERANCE
+        )
 
     def _state_unknown(
-        self, intent: _OrderIntent, sent_at: datetime, cause: KISError
+        self, intent: _OrderIntent, sent_at: datetime, cause: KISError, lookup: _Lookup
     ) -> OrderStateUnknownError:
+        self._unresolved.append((intent.signature, sent_at))
         details = intent.describe() | {
             "sent_at": sent_at.isoformat(),
             "searched_until": self._clock.now().isoformat(),
+            "lookup": lookup.value,
             "cause": cause,
         }
         return OrderStateUnknownError(
             f"the {intent.kind} order for {intent.ticker} may or may not have been accepted: "
-            f"its answer was lost ({type(cause).__name__}) and today's order history does not "
-            "show it yet. Check get_orders() or the balance before placing it again.",
+            f"its answer was lost ({type(cause).__name__}) and {lookup.value}. "
+            "Check get_orders() or the balance before placing it again.",
             details=details,
         )
 
@@ -403,8 +496,17 @@ class TradingMixin(QuotationsMixin):
             if not response.has_more:
                 return
             # KIS pads these keys to 100 characters; they go back exactly as received.
-            fk100 = str(response.body.get("ctx_area_fk100", ""))
-            nk100 = str(response.body.get("ctx_area_nk100", ""))
+            keys = (
+                str(response.body.get("ctx_area_fk100", "")),
+                str(response.body.get("ctx_area_nk100", "")),
+            )
+            if keys == (fk100, nk100) and tr_cont:
+                raise KISResponseError(
+                    f"{endpoint.name}: paging did not advance (the same continuation keys "
+                    "came back)",
+                    path=endpoint.path,
+                )
+            fk100, nk100 = keys
             tr_cont = "N"
         raise KISResponseError(f"{endpoint.name}: more than {_MAX_PAGES} pages")
 
@@ -416,7 +518,10 @@ class TradingMixin(QuotationsMixin):
             "ACNT_PRDT_CD": product,
             "AFHR_FLPR_YN": "N",
             "OFL_YN": "",
-            # "02" (by stock) is refused by KIS since 2026-02-10 (OPSQ2001).
+            # "02" (by stock) is refused since 2026-02-10 with OPSQ2001 "ERROR : INPUT
+            # INVALID_CHECK_INQR_DVSN" (KIS notice of that day, quoted in python-kis PR
+            # #82). "01" lists by loan date: a stock held on several loans would give
+            # several rows; cash holdings give one row a stock.
             "INQR_DVSN": "01",
             "UNPR_DVSN": "01",
             "FUND_STTL_ICLD_YN": "N",
@@ -530,6 +635,17 @@ class TradingMixin(QuotationsMixin):
                 start, end, ticker=ticker, side=side, filled=filled
             )
         ]
+
+
+def _may_have_reached_kis(exc: KISError, endpoint: Endpoint) -> bool:
+    """Whether a failure leaves the order's fate open (not a refusal, not a token error)."""
+    if isinstance(exc, KISTransportError):
+        return exc.request_sent and exc.path == endpoint.path
+    if isinstance(exc, KISServerError):
+        return exc.path == endpoint.path
+    if isinstance(exc, KISResponseError):
+        return exc.path in ("", endpoint.path)
+    return False
 
 
 def _exchange_of(order: OrderResult | OrderRecord) -> Exchange:

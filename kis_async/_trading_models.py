@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AliasChoices, BeforeValidator, Field
 
 from ._clock import KST
 from ._models import (
@@ -84,10 +84,13 @@ class OrderResult(KISModel):
     ordered_at: datetime
     ticker: str
     side: Side
-    quantity: int
-    #: Limit price in KRW; None for a market order.
+    #: Shares; None for a revise or cancel of everything still resting.
+    quantity: int | None
+    #: Limit price in KRW (a cancel keeps the cancelled order's); None for a market order.
     price: int | None
     order_type: OrderType = OrderType.LIMIT
+    #: "new", or "revise"/"cancel" for an order that changed ``original_order_id``.
+    kind: Literal["new", "revise", "cancel"] = "new"
     exchange: Exchange = "KRX"
     #: For a revise or cancel order: the order it changed.
     original_order_id: str | None = None
@@ -187,7 +190,9 @@ class OrderRecord(KISModel):
     cancelled_quantity: Krw = Field(default=0, alias="cnc_cfrm_qty")
     rejected_quantity: Krw = Field(default=0, alias="rjct_qty")
     cancelled: YesNo = Field(default=False, alias="cncl_yn")
-    exchange: OptionalText = Field(default=None, alias="excg_id_dvsn_Cd")
+    exchange: OptionalText = Field(
+        default=None, validation_alias=AliasChoices("excg_id_dvsn_Cd", "excg_id_dvsn_cd")
+    )
     loan_date: OptionalKISDate = Field(default=None, alias="loan_dt")
 
     @property

@@ -55,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  account    {DEMO_ACCOUNT_NO}",
         file=sys.stderr,
     )
-    uvicorn.run(mock.app, host=args.host, port=args.port, log_level="warning")
+    # The app states its own Date (the mock clock's); uvicorn must not add a second.
+    uvicorn.run(mock.app, host=args.host, port=args.port, log_level="warning", date_header=False)
     return 0
 
 

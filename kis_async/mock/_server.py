@@ -10,6 +10,7 @@ import asyncio
 import math
 import random
 from collections.abc import Mapping
+from email.utils import formatdate
 from typing import get_args
 
 from kis_async.market import FeeSchedule
@@ -133,6 +134,8 @@ class MockKIS:
             )
         self._window = SlidingWindow(self.rate_limit)
         self._gt_uids = random.Random(f"{seed}:gt_uid")
+        self._date_second = -1
+        self._date_value = ""
         self._router: Router[Endpoint] = Router()
         for endpoint in self._endpoints():
             self._router.add(endpoint.method, endpoint.path, endpoint)
@@ -238,10 +241,21 @@ class MockKIS:
         return response
 
     async def handle(self, request: Request, fault: FaultKind | None = None) -> Response:
-        """Answer one admitted request, applying ``fault`` (one of the server-side kinds)."""
-        delay = self.latency + (self.faults.slow_seconds if fault == "slow" else 0.0)
+        """Answer one admitted request, applying ``fault`` (one of the server-side kinds).
+
+        Half of ``latency`` passes before the request is processed and half after, as on
+        a real round trip; a ``slow`` answer is late after the work is done. So a
+        request can take effect (an order recorded) while its answer is still on its way.
+        """
+        if self.latency > 0:
+            await asyncio.sleep(self.latency / 2)
+        response = self._respond(request, fault)
+        delay = self.latency / 2 + (self.faults.slow_seconds if fault == "slow" else 0.0)
         if delay > 0:
             await asyncio.sleep(delay)
+        return response
+
+    def _respond(self, request: Request, fault: FaultKind | None) -> Response:
         if fault == "error_5xx":
             return Response(503)
         if fault == "gateway_html":
@@ -286,14 +300,25 @@ class MockKIS:
         # Echo the caller's transaction id when it sends one (corporate clients do).
         return request.headers.get("gt_uid") or f"{self._gt_uids.getrandbits(128):032x}"
 
+    def _date(self) -> tuple[str, str]:
+        """The ``Date`` header, in the mock clock's time, as a server states its own time."""
+        second = int(self.clock.now().timestamp())
+        if second != self._date_second:
+            self._date_second = second
+            self._date_value = formatdate(second, usegmt=True)
+        return ("date", self._date_value)
+
     def _render(self, result: Success | Reply, request: Request) -> Response:
         if isinstance(result, Reply):
             return Response(
-                result.status, dumps(result.body), (("content-type", result.content_type),)
+                result.status,
+                dumps(result.body),
+                (("content-type", result.content_type), self._date()),
             )
         body = {**result.body, "rt_cd": "0", "msg_cd": result.msg_cd, "msg1": result.msg1}
         headers = [
             _JSON_HEADER,
+            self._date(),
             ("tr_id", request.headers.get("tr_id", "")),
             ("tr_cont", result.tr_cont),
             ("gt_uid", self._gt_uid(request)),
@@ -304,7 +329,7 @@ class MockKIS:
     def _refuse(self, error: WireError, request: Request) -> Response:
         self.stats.rejections[error.code] += 1
         reply = error.reply()
-        headers: list[tuple[str, str]] = [_JSON_HEADER]
+        headers: list[tuple[str, str]] = [_JSON_HEADER, self._date()]
         if request.path.startswith("/uapi/"):
             tr_id = request.headers.get("tr_id")
             if tr_id is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+from anyio.lowlevel import checkpoint
 
 from ._asgi import ASGIApp
 from ._faults import ADMITTED, FaultKind
@@ -29,6 +30,10 @@ class MockTransport(httpx.AsyncBaseTransport):
         self._admit = admit
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # A real round trip yields to the event loop on the way out and on the way back;
+        # without these, an in-process call would run to completion in one go and hide
+        # every race between concurrent callers (one token for N callers, say).
+        await checkpoint()
         fault = self._admit(request.method, request.url.path, request.headers.get("tr_id", ""))
         if fault == "refuse":
             raise httpx.ConnectError("mock KIS: connection refused (injected)", request=request)
@@ -44,6 +49,7 @@ class MockTransport(httpx.AsyncBaseTransport):
             response = await self._inner.handle_async_request(request)
         finally:
             ADMITTED.reset(token)
+        await checkpoint()
         if fault == "drop_after":
             await response.aclose()
             raise httpx.RemoteProtocolError(

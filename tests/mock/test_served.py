@@ -28,7 +28,12 @@ def _free_port() -> int:
 async def _serving(mock: MockKIS) -> AsyncIterator[str]:
     port = _free_port()
     config = uvicorn.Config(
-        mock.app, host="127.0.0.1", port=port, log_level="critical", lifespan="on"
+        mock.app,
+        host="127.0.0.1",
+        port=port,
+        log_level="critical",
+        lifespan="on",
+        date_header=False,  # the app states the mock clock's Date itself
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
