@@ -57,7 +57,7 @@ from ._errors import (
     TokenExpiredError,
     TokenIssueThrottledError,
 )
-from ._limits import CircuitBreaker, RateGate
+from ._limits import CircuitBreaker, KeyedLocks, RateGate
 from ._redact import get_logger, redactor
 
 __all__ = ["BaseKISClient", "ClientStats", "KISResponse", "is_retryable"]
@@ -250,7 +250,7 @@ class BaseKISClient:
         # Order ids this client has handed out, so a lost order is never matched twice.
         self._known_orders: set[str] = set()
         # Identical orders are placed one at a time; these are their locks, by signature.
-        self._order_locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self._order_locks = KeyedLocks()
         # (signature, sent_at on KIS's clock) of orders whose state stayed unknown.
         self._unresolved: list[tuple[tuple[Any, ...], datetime]] = []
         self._warned_real_money = False

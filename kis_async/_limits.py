@@ -9,9 +9,11 @@ was hit anyway.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
 
 import anyio
 from aiolimiter import AsyncLimiter
@@ -20,7 +22,7 @@ from ._constants import RATE_GATE_HEADROOM
 from ._errors import CircuitOpenError
 from ._redact import get_logger
 
-__all__ = ["CircuitBreaker", "CircuitState", "RateGate"]
+__all__ = ["CircuitBreaker", "CircuitState", "KeyedLocks", "RateGate"]
 
 logger = get_logger("kis_async.limits")
 
@@ -148,3 +150,32 @@ class CircuitBreaker:
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(state={self.state.value}, failures={self._failures})"
+
+
+class KeyedLocks:
+    """One lock per key, alive while anyone holds or awaits it.
+
+    Identical orders share a key and so go one at a time. The count, not the lock's
+    state, decides when a key is forgotten (a released lock looks free for an instant
+    before its next waiter takes it).
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)

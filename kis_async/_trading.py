@@ -20,7 +20,6 @@ be matched to a sibling still waiting for its own.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -265,13 +264,8 @@ class TradingMixin(QuotationsMixin):
         self, endpoint: Endpoint, body: dict[str, str], intent: _OrderIntent
     ) -> OrderResult:
         self._warn_real_money_once()
-        lock = self._order_locks.setdefault(intent.signature, asyncio.Lock())
-        try:
-            async with lock:  # identical orders from this client go one at a time
-                result = await self._place_once(endpoint, body, intent)
-        finally:
-            if not lock.locked() and self._order_locks.get(intent.signature) is lock:
-                del self._order_locks[intent.signature]
+        async with self._order_locks.hold(intent.signature):
+            result = await self._place_once(endpoint, body, intent)
         logger.info(
             "%s order %s accepted%s: %s %s x%s @ %s",
             intent.kind,

@@ -334,3 +334,27 @@ async def test_paging_that_does_not_advance_is_an_error(
             with pytest.raises(KISResponseError, match="did not advance"):
                 await kis.get_balance()
         assert route.call_count == 2
+
+
+async def test_keyed_locks_never_let_two_holders_of_one_key_overlap() -> None:
+    from kis_async._limits import KeyedLocks
+
+    locks = KeyedLocks()
+    inside: list[str] = []
+    overlaps = 0
+
+    async def hold(key: str, delay: int = 0) -> None:
+        nonlocal overlaps
+        for _ in range(delay):  # arrivals spread over the moments when others release
+            await asyncio.sleep(0)
+        async with locks.hold(key):
+            overlaps += key in inside
+            inside.append(key)
+            await asyncio.sleep(0)
+            inside.remove(key)
+
+    # Many holders of one key arriving while others release: the race where a released
+    # lock looks free for an instant before its next waiter takes it.
+    await asyncio.gather(*(hold("a", n % 9) for n in range(50)), *(hold("b") for _ in range(5)))
+    assert overlaps == 0
+    assert len(locks) == 0  # forgotten once nobody holds or awaits them
