@@ -1,6 +1,6 @@
 """The request pipeline that every KIS call goes through, in one place.
 
-    rate gate -> token -> circuit -> send -> envelope -> error mapping -> retry policy
+    token -> rate gate -> circuit -> send -> envelope -> error mapping -> retry policy
 
 Retries follow one rule. A request that is safe to repeat (every query) is retried on
 connect errors, timeouts, dropped connections, 5xx answers and EGW00201, with capped
