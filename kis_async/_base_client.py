@@ -165,6 +165,26 @@ def _snippet(response: httpx.Response) -> str:
     return text[:120] + ("..." if len(text) > 120 else "")
 
 
+def _json_body(endpoint: Endpoint, response: httpx.Response, tr_id: str = "") -> dict[str, Any]:
+    """The answer's JSON object; a gateway page or an outage (5xx) or anything else not
+    JSON raises KISServerError or KISResponseError."""
+    body = _json_object(response)
+    if body is not None:
+        return body
+    status = response.status_code
+    if status >= 500:
+        raise KISServerError(
+            f"no KIS answer, the server said: {_snippet(response)}",
+            status_code=status,
+            tr_id=tr_id,
+            path=endpoint.path,
+        )
+    raise KISResponseError(
+        f"{endpoint.name}: expected a JSON object, got HTTP {status}: {_snippet(response)}",
+        path=endpoint.path,
+    )
+
+
 _Self = TypeVar("_Self", bound="BaseKISClient")
 
 
@@ -430,8 +450,10 @@ class BaseKISClient:
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        """One HTTP exchange, with every httpx failure mapped to KISTransportError."""
-        self._check_usable()
+        """One HTTP exchange, with every httpx failure mapped to KISTransportError.
+
+        Callers (``_request``, ``_oauth_post``) have checked the client is usable.
+        """
         self._circuit.before_request()
         url = self._base_url + endpoint.path
         started = time.perf_counter()
@@ -514,19 +536,7 @@ class BaseKISClient:
     def _decode(self, endpoint: Endpoint, tr_id: str, response: httpx.Response) -> KISResponse:
         """Read the body envelope whatever the HTTP status; raise the matching error."""
         status = response.status_code
-        body = _json_object(response)
-        if body is None:
-            if status >= 500:
-                raise KISServerError(
-                    f"no KIS answer, the server said: {_snippet(response)}",
-                    status_code=status,
-                    tr_id=tr_id,
-                    path=endpoint.path,
-                )
-            raise KISResponseError(
-                f"{endpoint.name}: expected a JSON object, got HTTP {status}: {_snippet(response)}",
-                path=endpoint.path,
-            )
+        body = _json_body(endpoint, response, tr_id)
         rt_cd = str(body.get("rt_cd", "")).strip()
         if rt_cd == "0" and status < 400:
             return KISResponse(status, body, tr_id, response.headers.get("tr_cont", "").strip())
@@ -579,17 +589,14 @@ class BaseKISClient:
     def _decode_oauth(self, endpoint: Endpoint, response: httpx.Response) -> dict[str, Any]:
         """OAuth answers: a bare object, or ``error_code``/``error_description`` on error."""
         status = response.status_code
-        data = _json_object(response)
-        if data is None:
-            if status >= 500:
-                self._circuit.record_failure()
-                raise KISServerError(
-                    f"no KIS answer, the server said: {_snippet(response)}",
-                    status_code=status,
-                    path=endpoint.path,
-                )
-            self._circuit.record_success()
-            raise KISResponseError(f"{endpoint.name}: expected a JSON object, got HTTP {status}")
+        try:
+            data = _json_body(endpoint, response)
+        except KISServerError:
+            self._circuit.record_failure()
+            raise
+        except KISResponseError:
+            self._circuit.record_success()  # an answer, if not one we understand
+            raise
         self._circuit.record_success()
         failed = "error_code" in data or str(data.get("rt_cd", "0")).strip() != "0"
         if status == 200 and not failed:

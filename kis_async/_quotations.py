@@ -19,7 +19,7 @@ from ._endpoints import (
     Endpoint,
 )
 from ._errors import InvalidRequestError, KISResponseError
-from ._models import Candle, CurrentPrice, OrderBook, PriceType, StockInfo
+from ._models import Candle, CurrentPrice, OrderBook, PriceType, StockInfo, _to_int
 from ._validation import check_count, check_ticker, check_tickers
 
 __all__ = ["QuotationsMixin"]
@@ -272,11 +272,10 @@ def _buckets(rows: Mapping[time, Any], size: int) -> set[time]:
 
 
 def _int(row: Mapping[str, Any], key: str) -> int:
-    text = str(row.get(key, "")).strip() or "0"
-    try:
-        return int(text)
-    except ValueError:
-        raise KISResponseError(f"minute bar field {key} is not a number: {text!r}") from None
+    value = _to_int(row.get(key, ""))  # the models' parser of KIS's string numbers
+    if not isinstance(value, int):
+        raise KISResponseError(f"minute bar field {key} is not a number: {value!r}")
+    return value
 
 
 def _aggregate(

@@ -137,6 +137,19 @@ class _OrderIntent:
             self.original_order_id,
         )
 
+    def result_fields(self) -> dict[str, Any]:
+        """The OrderResult fields that restate what was asked."""
+        return {
+            "kind": self.kind,
+            "ticker": self.ticker,
+            "side": self.side,
+            "quantity": self.quantity,
+            "price": self.price,
+            "order_type": self.order_type,
+            "exchange": self.exchange,
+            "original_order_id": self.original_order_id,
+        }
+
     def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -321,16 +334,7 @@ class TradingMixin(QuotationsMixin):
             # Accepted (rt_cd "0") but unreadable: its fate is settled by the history.
             raise KISResponseError("order answer has no output.ODNO", path=endpoint.path)
         return OrderResult.from_output(
-            output,
-            today=self._clock.now().astimezone(KST).date(),
-            kind=intent.kind,
-            ticker=intent.ticker,
-            side=intent.side,
-            quantity=intent.quantity,
-            price=intent.price,
-            order_type=intent.order_type,
-            exchange=intent.exchange,
-            original_order_id=intent.original_order_id,
+            output, today=self._clock.now().astimezone(KST).date(), **intent.result_fields()
         )
 
     async def _find_lost_order(
@@ -376,15 +380,8 @@ class TradingMixin(QuotationsMixin):
                         order_id=record.order_id,
                         org_no=record.org_no,
                         ordered_at=record.ordered_at,
-                        kind=intent.kind,
-                        ticker=intent.ticker,
-                        side=intent.side,
-                        quantity=intent.quantity,
-                        price=intent.price,
-                        order_type=intent.order_type,
-                        exchange=intent.exchange,
-                        original_order_id=intent.original_order_id,
                         recovered=True,
+                        **intent.result_fields(),
                     )
                 )
         return _Lookup.NOT_FOUND
