@@ -68,7 +68,7 @@ class RateGate:
         return f"RateGate(rate={self.rate:g}/s, paced at {self.paced_rate:.2f}/s)"
 
 
-class CircuitState(str, enum.Enum):
+class CircuitState(enum.StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half-open"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -123,7 +123,7 @@ class KISModel(BaseModel):
 # -- enums --------------------------------------------------------------------------
 
 
-class PriceType(str, Enum):
+class PriceType(StrEnum):
     """Chart period. Daily and longer come from the period chart; minutes from today's bars."""
 
     DAILY = "D"
@@ -148,7 +148,7 @@ class PriceType(str, Enum):
         return int(self.value[:-1])
 
 
-class ChangeSign(str, Enum):
+class ChangeSign(StrEnum):
     """KIS's ``prdy_vrss_sign``: the direction of the change from the base price."""
 
     UPPER_LIMIT = "1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field
@@ -37,7 +37,7 @@ __all__ = [
 Exchange = Literal["KRX", "NXT", "SOR"]
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     """Buy or sell. ``code`` is KIS's ``sll_buy_dvsn_cd`` (01 sell, 02 buy)."""
 
     BUY = "buy"
@@ -52,7 +52,7 @@ class Side(str, Enum):
         return {"01": cls.SELL, "02": cls.BUY}[code.strip()]
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     """The order types this SDK places. ``code`` is KIS's ``ORD_DVSN``."""
 
     LIMIT = "limit"
