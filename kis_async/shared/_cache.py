@@ -29,10 +29,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 from kis_async._clock import Clock
+from kis_async._endpoints import CacheKind
 
 from ._redis import connect
 
@@ -49,8 +50,6 @@ __all__ = [
     "RedisCache",
     "ResponseCache",
 ]
-
-CacheKind = Literal["price", "orderbook", "chart", "stock_info"]
 
 #: Seconds the Redis backend keeps an "until evicted" entry (Redis needs some bound).
 _REDIS_FOREVER = 30 * 24 * 3600
