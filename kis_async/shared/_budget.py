@@ -30,6 +30,7 @@ from typing import IO, Protocol, runtime_checkable
 
 import anyio
 
+from kis_async._constants import DEFAULT_QUEUE_TIMEOUT
 from kis_async._errors import QueueTimeoutError
 from kis_async._redact import get_logger
 
@@ -45,9 +46,6 @@ __all__ = [
 ]
 
 logger = get_logger("kis_async.shared")
-
-#: Seconds a request may wait for its slot before it fails unsent (KIS_API_QUEUE_TIMEOUT).
-DEFAULT_QUEUE_TIMEOUT = 30.0
 
 
 @dataclass
