@@ -35,7 +35,7 @@ from tenacity import (
 
 from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenManager, TokenStore
 from ._auth import token_cache_key as _token_cache_key
-from ._clock import Clock, SystemClock, parse_kst
+from ._clock import KST, Clock, SystemClock, parse_kst
 from ._config import KISSettings
 from ._constants import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -57,8 +57,10 @@ from ._errors import (
     TokenExpiredError,
     TokenIssueThrottledError,
 )
-from ._limits import CircuitBreaker, KeyedLocks, RateGate
+from ._limits import CircuitBreaker, KeyedLocks
 from ._redact import get_logger, redactor
+from .shared._cache import CachedAnswer
+from .shared._wiring import rate_budget_for, response_cache_for, token_store_for
 
 __all__ = ["BaseKISClient", "ClientStats", "KISResponse", "is_retryable"]
 
@@ -239,6 +241,9 @@ class BaseKISClient:
             )
             self._owns_http = True
 
+        shared_key = _token_cache_key(settings.env, self._base_url, app_key)
+        if token_store is None:
+            token_store = token_store_for(settings, key=shared_key)
         if token_store is None:
             cache_dir = settings.token_cache_dir
             explicit = "token_cache_dir" in settings.model_fields_set
@@ -255,7 +260,9 @@ class BaseKISClient:
             clock=self._clock,
             min_issue_interval=settings.token_min_issue_interval,
         )
-        self._gate = RateGate(settings.effective_rate_limit, headroom=settings.rate_limit_headroom)
+        # KIS_RATE_BUDGET: this process, this machine or every host on a Redis.
+        self._gate = rate_budget_for(settings, key=shared_key, in_process=in_process)
+        self._cache = response_cache_for(settings, clock=self._clock, namespace=self._base_url)
         self._circuit = CircuitBreaker(
             settings.circuit_failure_threshold,
             settings.circuit_reset_timeout,
@@ -323,6 +330,7 @@ class BaseKISClient:
         self._closed = True
         if self._owns_http:
             await self._http.aclose()
+        await self._gate.aclose()
         redactor.unregister(
             self._app_key, self._app_secret, self._account[0] if self._account else None
         )
@@ -355,8 +363,6 @@ class BaseKISClient:
     def _before_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1
         exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, RateLimitError):
-            self._gate.pause(self.settings.rate_limit_cooldown)
         logger.info(
             "retrying after %s (attempt %d of %d)",
             type(exc).__name__,
@@ -375,6 +381,34 @@ class BaseKISClient:
         """Send one KIS call through the whole pipeline and return its successful answer."""
         tr_id = endpoint.tr_id(virtual=self.settings.is_virtual)
         self._check_usable()
+        if endpoint.cache is not None and body is None:
+            # Market data: identical queries in flight share one request, and the
+            # cache policy (by data kind) may answer from what it kept.
+            answer = await self._cache.fetch(
+                endpoint.cache,
+                tr_id,
+                params or {},
+                partial(self._fresh_answer, endpoint, tr_id, params, tr_cont),
+                today=self._clock.now().astimezone(KST).date(),
+                tr_cont=tr_cont,
+            )
+            return KISResponse(answer.status_code, answer.body, answer.tr_id, answer.tr_cont)
+        return await self._attempts(endpoint, tr_id, params, body, tr_cont)
+
+    async def _fresh_answer(
+        self, endpoint: Endpoint, tr_id: str, params: Mapping[str, str] | None, tr_cont: str
+    ) -> CachedAnswer:
+        response = await self._attempts(endpoint, tr_id, params, None, tr_cont)
+        return CachedAnswer(response.status_code, response.body, response.tr_id, response.tr_cont)
+
+    async def _attempts(
+        self,
+        endpoint: Endpoint,
+        tr_id: str,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, str] | None,
+        tr_cont: str,
+    ) -> KISResponse:
         async for attempt in self._retrying(idempotent=endpoint.idempotent):
             with attempt:
                 return await self._authorized_call(endpoint, tr_id, params, body, tr_cont)
@@ -437,6 +471,8 @@ class BaseKISClient:
         except KISError as exc:
             if isinstance(exc, RateLimitError):
                 self.stats.rate_limited += 1
+                # Everyone on the key slows down and pauses, not only this caller.
+                await self._gate.on_rate_limited()
             self._circuit.record_success()  # the server is alive and answering
             raise
         self._circuit.record_success()
