@@ -118,6 +118,9 @@ class KISSettings(BaseSettings):
     token_store: str | None = None
     #: The response cache: "memory" (default), "none", or a Redis URL to share it.
     response_cache: str = "memory"
+    #: Prefix of every key kept in Redis (budget, tokens, cache), to share one Redis
+    #: between several deployments.
+    redis_prefix: str = Field(default="kis-async", min_length=1)
     #: Seconds today's prices / order books / charts that include today are cached.
     #: Default None: never (ask for it explicitly).
     cache_ttl_price: float | None = Field(default=None, gt=0)

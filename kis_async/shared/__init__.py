@@ -69,6 +69,7 @@ def make_budget(
     key: str,
     directory: Path | None,
     queue_timeout: float | None = DEFAULT_QUEUE_TIMEOUT,
+    prefix: str = "kis-async:budget",
 ) -> RateBudget:
     """The budget ``spec`` names: ``"process"``, ``"machine"`` or a Redis URL.
 
@@ -86,7 +87,7 @@ def make_budget(
             )
         return MachineBudget(directory, key, pacing, queue_timeout=queue_timeout)
     if is_redis_url(text):
-        return RedisBudget(text, key, pacing, queue_timeout=queue_timeout)
+        return RedisBudget(text, key, pacing, queue_timeout=queue_timeout, prefix=prefix)
     raise ConfigError(
         "KIS_RATE_BUDGET must be 'process', 'machine' or a Redis URL (redis://host:6379/0)"
     )

@@ -8,11 +8,15 @@ runs a Lua port of :func:`reserve` and :func:`rate_limited` (``_redis_budget.py`
 the tests hold both to the same bound.
 
 The bound is the one the pipeline's gate keeps: requests are spaced ``1 / paced``
-seconds apart, ``paced = rate * (1 - headroom)``, with a burst tolerance of
-``rate * headroom / 2`` requests. A GCRA of capacity ``c`` and rate ``r`` admits at
-most ``c + r`` requests in any closed one-second window; ``c + r < rate + 1`` keeps
-that at or below ``rate``, with half the headroom left as slack for jitter between
-the budget and the server.
+seconds apart, ``paced = rate * (1 - headroom)``. A GCRA of capacity ``c`` (one plus
+the ``burst`` tolerance) and rate ``r`` admits at most ``c + r`` requests in any closed
+one-second window; ``c + r < rate + 1`` keeps that at or below ``rate``. Slots are
+reserved on a virtual schedule (``tat`` moves by one spacing per slot, whenever its
+holder wakes up), so a late wake-up does not slow the slots after it and no burst
+tolerance is needed to keep the pace: the default ``burst`` is 0 and the whole
+headroom is slack for jitter between the budget and the server (at 18 req/s and 3 %,
+about half a request, 30 ms, in every window), which matters when several processes
+on a busy machine share the schedule.
 
 Adaptive pacing (AIMD): an EGW00201 answer lowers the shared rate by ``decrease``
 (once per ``hold`` seconds, however many requests were refused in that burst) and
@@ -48,6 +52,8 @@ class Pacing:
     recovery: float | None = None
     floor: float | None = None
     hold: float = 1.0
+    #: Requests beyond one that may go back to back after an idle spell.
+    burst: float = 0.0
 
     def __post_init__(self) -> None:
         if not (self.limit > 0 and math.isfinite(self.limit)):
@@ -56,6 +62,10 @@ class Pacing:
             )
         if not 0 <= self.headroom < 0.5:
             raise ValueError(f"headroom must be in [0, 0.5): {self.headroom}")
+        if self.burst != 0 and not 0 <= self.burst < self.limit * self.headroom:
+            raise ValueError(
+                f"burst must be in [0, limit * headroom) to keep the bound: {self.burst}"
+            )
         if not 0 < self.decrease <= 1:
             raise ValueError(f"decrease must be in (0, 1]: {self.decrease}")
 
@@ -123,7 +133,7 @@ def current_rate(state: PacingState, now: float, pacing: Pacing) -> float:
 def _spacing(rate: float, pacing: Pacing) -> tuple[float, float]:
     """(seconds between slots, burst tolerance in seconds) at ``rate``."""
     interval = 1.0 / (rate * (1.0 - pacing.headroom))
-    return interval, rate * pacing.headroom / 2 * interval
+    return interval, pacing.burst * interval
 
 
 def reserve(state: PacingState, now: float, pacing: Pacing, *, max_wait: float | None) -> Decision:

@@ -31,7 +31,7 @@ __all__ = ["RedisBudget"]
 logger = get_logger("kis_async.shared")
 
 # KEYS[1]: the state hash. ARGV: op ("reserve" | "limited"), limit, headroom, horizon,
-# max_wait (-1: none), cooldown, decrease, recovery, floor, hold, ttl (ms).
+# max_wait (-1: none), cooldown, decrease, recovery, floor, hold, ttl (ms), burst.
 # Returns {outcome, wait, rate, limited, decreases, slot time}, numbers as strings (Redis would
 # truncate Lua numbers to integers).
 _SCRIPT = """
@@ -48,6 +48,7 @@ local recovery = tonumber(ARGV[8])
 local floor = tonumber(ARGV[9])
 local hold = tonumber(ARGV[10])
 local ttl = tonumber(ARGV[11])
+local burst = tonumber(ARGV[12])
 local s = redis.call('HMGET', KEYS[1], 'tat', 'rate', 'since', 'dec_at', 'limited', 'decreases')
 local tat = tonumber(s[1]) or 0
 local rate = tonumber(s[2]) or 0
@@ -62,7 +63,7 @@ else
 end
 local function spacing(r)
   local interval = 1 / (r * (1 - headroom))
-  return interval, r * headroom / 2 * interval
+  return interval, burst * interval
 end
 if op == 'reserve' then
   local interval, tolerance = spacing(rate)
@@ -158,6 +159,7 @@ class RedisBudget(_PacedBudget):
             repr(p.floor_rate),
             repr(p.hold),
             _STATE_TTL_MS,
+            repr(p.burst),
         ]
 
     async def _eval(self, op: str, max_wait: float | None) -> list[str] | None:

@@ -40,6 +40,7 @@ def rate_budget_for(settings: KISSettings, *, key: str, in_process: bool) -> Rat
         key=key,
         directory=directory,
         queue_timeout=settings.api_queue_timeout,
+        prefix=f"{settings.redis_prefix}:budget",
     )
 
 
@@ -53,7 +54,7 @@ def token_store_for(settings: KISSettings, *, key: str, kind: str = "token") -> 
         return MemoryTokenStore()
     from ._token_store import RedisTokenStore
 
-    return RedisTokenStore(spec, key, kind=kind)
+    return RedisTokenStore(spec, key, kind=kind, prefix=f"{settings.redis_prefix}:auth")
 
 
 def response_cache_for(settings: KISSettings, *, clock: Clock, namespace: str) -> ResponseCache:
@@ -70,5 +71,9 @@ def response_cache_for(settings: KISSettings, *, clock: Clock, namespace: str) -
         completed_bars=float("inf") if keep else None,
     )
     spec = settings.response_cache
-    backend = RedisCache(spec) if spec not in ("memory", "none") else MemoryCache(clock)
+    backend: MemoryCache | RedisCache
+    if spec in ("memory", "none"):
+        backend = MemoryCache(clock)
+    else:
+        backend = RedisCache(spec, prefix=f"{settings.redis_prefix}:cache")
     return ResponseCache(backend, policy, namespace=namespace)
