@@ -47,7 +47,7 @@ async def _run(job: dict[str, object]) -> dict[str, object]:
 def main() -> None:
     job = json.loads(sys.argv[1])
     if job.get("skew"):
-        _skew(float(job["skew"]))  # type: ignore[arg-type]
+        _skew(float(job["skew"]))
     import asyncio
 
     print(json.dumps(asyncio.run(_run(job))))
