@@ -9,8 +9,8 @@ string. Nothing is canned: every number comes from the accounts and orders.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from kis_async.market import buy_cost, max_quantity, round_to_tick
@@ -170,9 +170,20 @@ class _Tally:
 class Trading:
     """Handlers of the trading endpoints over one :class:`Exchange`."""
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        *,
+        history_lag: Callable[[], float] = lambda: 0.0,
+        open_account: Callable[[str, str], MockAccount | None] | None = None,
+    ) -> None:
+        """``history_lag()`` is the seconds a new order takes to show in the history;
+        ``open_account(app_key, account_no)``, if given, opens an account for an app
+        that has none yet, under the number its request names (None: refused)."""
         self.exchange = exchange
         self.market = exchange.market
+        self._history_lag = history_lag
+        self._open_account = open_account
 
     def endpoints(self) -> list[Endpoint]:
         """The trading endpoints with their tr_ids per server."""
@@ -188,6 +199,8 @@ class Trading:
 
     def _account(self, call: Call, cano: str, product: str) -> MockAccount:
         account = self.exchange.account_for(call.app_key)
+        if account is None and self._open_account is not None:
+            account = self._open_account(call.app_key, f"{cano}-{product}")
         if account is None or cano != account.cano or product != account.product:
             raise invalid_input("ACNO")
         return account
@@ -473,10 +486,14 @@ class Trading:
             venue,
         ]
         self.exchange.catch_up(call.now)
+        lag = self._history_lag()
+        # Orders younger than the lag are not in the history yet.
+        shown_until = call.now - timedelta(seconds=lag)
         orders = [
             order
             for order in account.recorded()
-            if start <= order.ordered_at.date() <= end
+            if (lag <= 0 or order.ordered_at <= shown_until)
+            and start <= order.ordered_at.date() <= end
             and (side == "00" or _SIDE_CODES[order.side] == side)
             and (not code or order.ticker == code)
             and (fills != "01" or order.filled > 0)

@@ -178,6 +178,8 @@ def test_fault_plan_validates_its_input() -> None:
         "rate_limit",
         "expire_token",
         "slow",
+        "bad_gateway_after",
+        "gateway_timeout_after",
     }
     with pytest.raises(ValueError, match=r"within 0\.\.1"):
         FaultPlan(drop=1.5)
@@ -187,6 +189,8 @@ def test_fault_plan_validates_its_input() -> None:
         FaultPlan().schedule("explode")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least 1"):
         FaultPlan().schedule("drop", count=0)
+    with pytest.raises(ValueError, match="history_lag"):
+        FaultPlan(history_lag=-1)
     plan = FaultPlan(3, drop=0.25)
     assert repr(plan) == "FaultPlan(seed=3, drop=0.25)"
     plan.schedule("drop", 2)
