@@ -13,8 +13,8 @@ __all__ = [
     "AFTER_PROCESSING",
     "BEFORE_PROCESSING",
     "FAULT_KINDS",
-    "FaultKind",
     "GATEWAY_AFTER",
+    "FaultKind",
     "FaultPlan",
     "ScheduledFault",
 ]

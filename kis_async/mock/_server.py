@@ -24,7 +24,6 @@ from ._faults import (
     ADMITTED,
     AFTER_PROCESSING,
     BEFORE_PROCESSING,
-    GATEWAY_AFTER,
     FaultKind,
     FaultPlan,
 )
