@@ -268,7 +268,7 @@ async def test_a_cancelled_caller_does_not_cancel_the_servers_work(kis: KIS, moc
 async def test_slow_trips_the_callers_read_timeout_while_the_order_is_recorded(
     mock: MockKIS,
 ) -> None:
-    mock.faults.slow_seconds = 0.5
+    mock.faults.slow_seconds = 0.25
     mock.faults.schedule("slow", path=ORDER)
     timeout = httpx.Timeout(5.0, read=0.05)
     async with httpx.AsyncClient(
