@@ -284,3 +284,31 @@ async def test_slow_trips_the_callers_read_timeout_while_the_order_is_recorded(
         # The next request, not slow, is answered within the same timeout.
         accepted(await kis.order("buy", "035720", 1, price))
     assert mock.stats.faults == {"slow": 1}
+
+
+async def test_latency_jitter_is_seeded_and_within_its_bounds(
+    clock: MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_sleep = asyncio.sleep
+    slept: list[float] = []
+
+    async def recording_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+
+    async def delays(seed: int) -> list[float]:
+        slept.clear()
+        mock = MockKIS(seed, clock=clock, latency=0.02, latency_jitter=0.005)
+        async with httpx.AsyncClient(transport=mock.transport, base_url="http://m") as client:
+            for _ in range(6):
+                await client.post(TOKEN, json=token_body())
+        return list(slept)
+
+    first = await delays(3)
+    assert len(first) == 12  # half before the work, half after, per request
+    assert all(0.0075 <= d <= 0.0125 for d in first)
+    assert len({round(d, 9) for d in first[::2]}) > 1, "the jitter varies"
+    assert await delays(3) == first
+    assert await delays(4) != first
