@@ -13,7 +13,6 @@ __all__ = [
     "AFTER_PROCESSING",
     "BEFORE_PROCESSING",
     "FAULT_KINDS",
-    "GATEWAY_AFTER",
     "FaultKind",
     "FaultPlan",
     "ScheduledFault",
@@ -39,8 +38,6 @@ FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 BEFORE_PROCESSING: frozenset[FaultKind] = frozenset({"refuse", "drop", "timeout"})
 #: Transport faults that lose the answer after the server processed the request.
 AFTER_PROCESSING: frozenset[FaultKind] = frozenset({"drop_after", "timeout_after"})
-#: Gateway faults that replace the answer after the server processed the request.
-GATEWAY_AFTER: frozenset[FaultKind] = frozenset({"bad_gateway_after", "gateway_timeout_after"})
 
 #: Set by the in-process transport around the app call: the fault it already drew for
 #: this request (a 1-tuple, since "no fault" is a decision too). Unset when the app is

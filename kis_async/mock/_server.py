@@ -20,13 +20,7 @@ from ._asgi import ASGIApp, Request, Response, Router
 from ._calendar import Calendar
 from ._clock import MockClock
 from ._exchange import Exchange, normalize_account_no
-from ._faults import (
-    ADMITTED,
-    AFTER_PROCESSING,
-    BEFORE_PROCESSING,
-    FaultKind,
-    FaultPlan,
-)
+from ._faults import ADMITTED, AFTER_PROCESSING, BEFORE_PROCESSING, FaultKind, FaultPlan
 from ._market import Market
 from ._oauth import OAuth
 from ._orders import MockOrder
@@ -232,10 +226,10 @@ class MockKIS:
         try:
             normalized = normalize_account_no(account_no)
             self.exchange.account(normalized)
+        except ValueError:
+            return None  # not an account number
         except KeyError:
             return self.exchange.open_account(app_key, normalized, self.initial_cash)
-        except ValueError:
-            return None
         return None  # the number belongs to another app
 
     def account(self, account_no: str) -> MockAccount:
