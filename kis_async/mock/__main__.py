@@ -25,12 +25,13 @@ from ._server import (
 __all__ = ["build_parser", "main", "parse_latency"]
 
 _DESCRIPTION = "Serve the deterministic mock KIS server (REST) for any KIS client."
+_REAL, _VIRTUAL = DEFAULT_RATE_LIMITS["real"], DEFAULT_RATE_LIMITS["virtual"]
 _EPILOG = f"""\
-rate limits: the mock enforces KIS's per-app-key limit, {DEFAULT_RATE_LIMITS["real"]:g} requests/s
-on --server real and {DEFAULT_RATE_LIMITS["virtual"]:g} request/s on --server virtual (KIS's
-paper-trading server), answering EGW00201 (HTTP 500) beyond it. kis-async paces itself;
-most other clients (the official samples, python-kis) send faster than 1/s and will see
-EGW00201 on virtual: give them --rate-limit 20 (or inf) unless that is what you test.
+rate limits: the mock enforces KIS's limit per app key, {_REAL:g} requests/s on
+--server real and {_VIRTUAL:g} request/s on --server virtual (KIS's paper-trading
+server), answering EGW00201 (HTTP 500) beyond it. kis-async paces itself; most other
+clients (the official samples, python-kis) send faster than 1/s and will meet EGW00201
+on virtual: give them --rate-limit 20 (or inf) unless the limit is what you test.
 
 tokens: the seed signs them, so a token issued by a mock started with --seed N stays
 valid after a restart with --seed N (clients that cache the day's token keep working).
