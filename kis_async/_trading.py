@@ -494,9 +494,13 @@ class TradingMixin(QuotationsMixin):
     # -- checks made before anything is sent ----------------------------------------
 
     def _check_trading_allowed(self) -> None:
-        if self.settings.env == "real" and not self.settings.production_confirmed:
+        if self.settings.needs_production_confirmation and not self.settings.production_confirmed:
             raise ConfigError(
                 "real-money orders are disabled: set KIS_PRODUCTION_CONFIRMED=YES "
+                "(production_confirmed=True) to allow them (KIS_BASE_URL is not the "
+                "in-process mock or a loopback address, and real tr_ids would go there)"
+                if self.settings.env != "real"
+                else "real-money orders are disabled: set KIS_PRODUCTION_CONFIRMED=YES "
                 "(production_confirmed=True) to allow them"
             )
         self._trading_account()  # raises ConfigError when no account is configured
@@ -507,7 +511,7 @@ class TradingMixin(QuotationsMixin):
         return self._account
 
     def _warn_real_money_once(self) -> None:
-        if self.settings.env == "real" and not self._warned_real_money:
+        if self.settings.needs_production_confirmation and not self._warned_real_money:
             self._warned_real_money = True
             logger.warning(
                 "REAL MONEY: this client is sending orders to KIS's real server; "
