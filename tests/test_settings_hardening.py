@@ -45,7 +45,8 @@ def test_credentials_with_blanks_or_control_characters_are_refused(
     with pytest.raises(ConfigError, match=variable) as caught:
         KISSettings(_env_file=None)
     text = str(caught.value)
-    assert good not in text and good[:12] not in text
+    assert good not in text
+    assert good[:12] not in text
     monkeypatch.setenv(variable, good)
     KISSettings(_env_file=None)  # the clean value is fine
 
@@ -59,7 +60,8 @@ def test_a_crlf_env_file_reads_clean_and_a_quoted_carriage_return_is_refused(
         f"KIS_ACCOUNT_NO={ACCOUNT}\r\n".encode()
     )
     settings = KISSettings(_env_file=env)
-    assert settings.app_key is not None and settings.app_key.get_secret_value() == APP_KEY
+    assert settings.app_key is not None
+    assert settings.app_key.get_secret_value() == APP_KEY
     assert settings.app_secret is not None
     assert settings.app_secret.get_secret_value() == APP_SECRET
     assert settings.account_parts() == tuple(ACCOUNT.split("-"))
@@ -87,7 +89,8 @@ def test_a_copy_of_env_example_runs_on_the_mock(tmp_path: Path) -> None:
     shutil.copy(EXAMPLE, env)
     settings = KISSettings(_env_file=env)
     assert settings.env == "mock"
-    assert settings.app_key is None and settings.account_no is None
+    assert settings.app_key is None
+    assert settings.account_no is None
     AsyncKISClient(settings)  # constructs on the embedded mock
 
 
@@ -216,7 +219,9 @@ def test_real_tr_ids_leaving_the_machine_need_the_confirmation(
     url: str | None, needs: bool
 ) -> None:
     assert _settings(env="mock", base_url=url).needs_production_confirmation is needs
-    assert _settings(env="real", app_key=APP_KEY, app_secret=APP_SECRET).needs_production_confirmation
+    assert _settings(
+        env="real", app_key=APP_KEY, app_secret=APP_SECRET
+    ).needs_production_confirmation
     virtual = _settings(env="virtual", app_key=APP_KEY, app_secret=APP_SECRET, base_url=url)
     assert virtual.needs_production_confirmation is False
 
