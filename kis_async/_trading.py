@@ -205,6 +205,7 @@ class TradingMixin(QuotationsMixin):
         price: int | None = None,
     ) -> OrderResult:
         """Change a resting order's price (KRW) and/or quantity (shares; None: all that rests)."""
+        _check_order(order)
         self._check_trading_allowed()
         if quantity is None and price is None:
             raise InvalidRequestError("revise_order needs a new price, a new quantity, or both")
@@ -225,6 +226,7 @@ class TradingMixin(QuotationsMixin):
         self, order: OrderResult | OrderRecord, *, quantity: int | None = None
     ) -> OrderResult:
         """Cancel a resting order: all that rests, or ``quantity`` shares of it."""
+        _check_order(order)
         self._check_trading_allowed()
         if quantity is not None:
             check_positive_int("quantity", quantity, maximum=MAX_ORDER_QUANTITY)
@@ -726,6 +728,14 @@ def _may_have_reached_kis(exc: KISError, endpoint: Endpoint) -> bool:
     if isinstance(exc, KISResponseError):
         return exc.path in ("", endpoint.path)
     return False
+
+
+def _check_order(order: Any) -> None:
+    if not isinstance(order, OrderResult | OrderRecord):
+        raise InvalidRequestError(
+            "order must be an OrderResult (from buy/sell) or an OrderRecord (from get_orders), "
+            f"got {type(order).__name__}"
+        )
 
 
 def _check_tick(ticker: str, price: int, kind: InstrumentKind) -> None:

@@ -185,6 +185,8 @@ def _calls(a: Any, b: Any, c: Any) -> list[tuple[str, MethodCall]]:
         ("buy exchange", lambda k: k.buy("005930", 1, None, exchange=a)),
         ("get_buyable", lambda k: k.get_buyable(a, b)),
         ("get_balance", lambda k: k.get_balance()),
+        ("revise_order", lambda k: k.revise_order(a, quantity=1, price=70_000)),
+        ("cancel_order", lambda k: k.cancel_order(a)),
         ("get_orders", lambda k: k.get_orders(a, b)),
         (
             "get_orders filters",
