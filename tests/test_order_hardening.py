@@ -379,3 +379,20 @@ def test_a_fee_schedule_may_still_be_keyed_by_year() -> None:
     )
     assert fees.tax_rate(date(2027, 6, 30)) == Decimal("0.0010")
     assert fees.tax_rate(date(2027, 7, 1)) == Decimal("0.0005")
+
+
+async def test_the_mock_quotes_and_trades_an_etf_on_the_etf_tick(mock: MockKIS) -> None:
+    async with on(mock) as kis:
+        quote = await kis.get_current_price("069500")
+        assert quote.tick_size == market.tick_size(quote.current_price, "etf")
+        # A price on the 5-won grid that the stock table would refuse, inside the band.
+        price = market.round_to_tick(quote.lower_limit + 1, "up", "etf")
+        while market.is_on_tick(price):
+            price += 5
+        assert price <= quote.upper_limit
+        order = await kis.buy("069500", 1, price)
+        stock_quote = await kis.get_current_price("005930")
+        with pytest.raises(InvalidRequestError, match="tick of a stock"):
+            await kis.buy("005930", 1, stock_quote.current_price + 5)
+    assert order.price == price
+    assert mock.orders[0].price == price
