@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import unicodedata
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -62,11 +63,19 @@ def _is_set(value: Any) -> bool:
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Whether two raw setting values say the same ("20" and 20.0 do)."""
+
     def text(value: Any) -> str:
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         return str(raw).strip()
 
-    return text(a) == text(b)
+    left, right = text(a), text(b)
+    if left == right:
+        return True
+    try:
+        return Decimal(left) == Decimal(right)
+    except InvalidOperation:
+        return False
 
 
 def normalise_host(host: str) -> str:

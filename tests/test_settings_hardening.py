@@ -181,8 +181,10 @@ def test_an_alias_that_agrees_with_its_canonical_name_is_fine(
     monkeypatch.setenv("KIS_ACCOUNT_NO", ACCOUNT)
     monkeypatch.setenv("KIS_USE_VIRTUAL_SERVER", "true")
     monkeypatch.setenv("KIS_ENV", "Virtual")
-    settings = _settings(app_key=APP_KEY, app_secret=APP_SECRET)
+    monkeypatch.setenv("KIS_API_RATE_LIMIT", "20")
+    settings = _settings(app_key=APP_KEY, app_secret=APP_SECRET, rate_limit=20.0)
     assert settings.env == "virtual"
+    assert settings.effective_rate_limit == 20
 
 
 # -- section 9: hosts that mean KIS's real server, and real tr_ids off the machine -------
