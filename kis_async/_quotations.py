@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any, Literal, overload
 
 import anyio
@@ -83,10 +84,10 @@ def _rows(body: Mapping[str, Any], key: str, endpoint: Endpoint) -> list[Mapping
 class QuotationsMixin(BaseKISClient):
     """Market data calls. Every one passes the client's single request pipeline."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Stock or ETF/ETN per ticker, learnt from quotes: they have different tick tables.
-        self._instrument_kinds: dict[str, InstrumentKind] = {}
+    @cached_property
+    def _instrument_kinds(self) -> dict[str, InstrumentKind]:
+        """Stock or ETF/ETN per ticker, learnt from quotes: they have different tick tables."""
+        return {}
 
     async def get_current_price(self, ticker: str, *, market: MarketCode = "J") -> CurrentPrice:
         """The current quotation of ``ticker`` (``inquire-price``): prices in KRW."""

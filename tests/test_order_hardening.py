@@ -396,3 +396,19 @@ async def test_the_mock_quotes_and_trades_an_etf_on_the_etf_tick(mock: MockKIS) 
             await kis.buy("005930", 1, stock_quote.current_price + 5)
     assert order.price == price
     assert mock.orders[0].price == price
+
+
+def test_the_instrument_kind_comes_from_the_ticker_or_the_quote_tick() -> None:
+    from kis_async._models import CurrentPrice
+    from kis_async._quotations import instrument_kind
+
+    def quote(price: int, unit: int) -> CurrentPrice:
+        return CurrentPrice.model_validate(
+            {**PRICE_OUTPUT, "stck_prpr": str(price), "aspr_unit": str(unit)}
+        )
+
+    assert instrument_kind("Q500001", quote(3_000, 5)) == "etf"  # ETNs start with Q
+    assert instrument_kind("069500", quote(35_000, 5)) == "etf"
+    assert instrument_kind("005930", quote(35_000, 50)) == "stock"
+    assert instrument_kind("005930", quote(3_000, 5)) is None  # both tables say 5 there
+    assert instrument_kind("005930", quote(35_000, 7)) is None
