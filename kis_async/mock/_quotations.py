@@ -197,7 +197,7 @@ class Quotations:
             "rstc_wdth_prc": str(quote.upper - base),
             "stck_fcam": str(ticker.face_value),
             "stck_sspr": str(round_to_tick(base * 7 // 10 or 1, "down")),
-            "aspr_unit": str(tick_size(price)),
+            "aspr_unit": str(tick_size(price, ticker.kind)),
             "hts_deal_qty_unit_val": "1",
             "lstn_stcn": str(ticker.shares),
             "hts_avls": str(price * ticker.shares // _HUNDRED_MILLION),

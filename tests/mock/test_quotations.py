@@ -14,6 +14,7 @@ import pytest
 from kis_async._clock import KST
 from kis_async.market import is_on_tick, price_band, round_to_tick, tick_size
 from kis_async.mock import MockClock, MockKIS
+from kis_async.mock._universe import UNIVERSE
 
 from .kit import (
     BOOK,
@@ -170,19 +171,21 @@ async def test_price_has_every_documented_field_as_a_string(kis: KIS, mock: Mock
 async def test_price_fields_agree_with_each_other_and_the_market_rules(
     kis: KIS, mock: MockKIS
 ) -> None:
+    kinds = {ticker.code: ticker.kind for ticker in UNIVERSE}
     for code in mock.tickers:
         out = dict((await kis.price(code)).items())
         price, base = int(out["stck_prpr"]), int(out["stck_sdpr"])
-        assert is_on_tick(price)
+        kind = kinds[code]
+        assert is_on_tick(price, kind)
         assert int(out["prdy_vrss"]) == price - base
         assert out["prdy_vrss_sign"] == ("2" if price > base else "5" if price < base else "3")
         assert out["prdy_ctrt"] == f"{(price - base) / base * 100:.2f}".replace("-0.00", "0.00")
-        assert (int(out["stck_llam"]), int(out["stck_mxpr"])) == price_band(base)
+        assert (int(out["stck_llam"]), int(out["stck_mxpr"])) == price_band(base, kind)
         low, high = int(out["stck_lwpr"]), int(out["stck_hgpr"])
         assert int(out["stck_llam"]) <= low <= int(out["stck_oprc"]) <= high
         assert low <= price <= high <= int(out["stck_mxpr"])
         assert low <= float(out["wghn_avrg_stck_prc"]) <= high
-        assert int(out["aspr_unit"]) == tick_size(price)
+        assert int(out["aspr_unit"]) == tick_size(price, kind)
         assert int(out["hts_avls"]) == price * int(out["lstn_stcn"]) // 100_000_000
         assert int(out["w52_lwpr"]) <= low
         assert high <= int(out["w52_hgpr"])
