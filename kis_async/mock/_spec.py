@@ -33,8 +33,14 @@ def figures_markdown() -> str:
     """The generated section (without the markers), one figure a line."""
     markets = Counter(ticker.market for ticker in UNIVERSE)
     by_market = ", ".join(f"{count} {market}" for market, count in sorted(markets.items()))
+    counts = Counter(ticker.kind for ticker in UNIVERSE)
+    names = {"stock": ("stock", "stocks"), "etf": ("ETF", "ETFs")}
+    kinds = ", ".join(
+        f"{n} {names[kind][n != 1]}"
+        for kind, n in sorted(counts.items(), key=lambda kv: kv[0] != "stock")
+    )
     lines = [
-        f"- Universe: {len(UNIVERSE)} stocks ({by_market}); "
+        f"- Universe: {len(UNIVERSE)} tickers ({kinds}; {by_market}); "
         f"{sum(t.kospi200 for t in UNIVERSE)} in the KOSPI 200, "
         f"{sum(t.nxt for t in UNIVERSE)} traded on NXT.",
         f"- Default rate limits (requests per second per app key): "

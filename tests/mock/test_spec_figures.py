@@ -17,7 +17,8 @@ def test_the_spec_figures_are_the_codes() -> None:
         "docs/mock-spec.md is out of date: python -m kis_async.mock._spec docs/mock-spec.md"
     )
     assert rewrite(text) == text
-    assert f"Universe: {len(UNIVERSE)} stocks" in section
+    stocks = sum(t.kind == "stock" for t in UNIVERSE)
+    assert f"Universe: {len(UNIVERSE)} tickers ({stocks} stocks" in section
 
 
 def test_no_stock_count_is_written_by_hand_outside_the_figures() -> None:
