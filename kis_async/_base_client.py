@@ -60,7 +60,7 @@ from ._errors import (
 from ._limits import CircuitBreaker, KeyedLocks, RateGate
 from ._redact import get_logger, redactor
 
-__all__ = ["BaseKISClient", "ClientStats", "KISResponse", "is_retryable"]
+__all__ = ["BaseKISClient", "ClientStats", "KISResponse", "call_context", "is_retryable"]
 
 logger = get_logger("kis_async.client")
 
@@ -132,6 +132,7 @@ def api_error(
     path: str,
     body: Any,
     is_order: bool,
+    context: str = "",
 ) -> KISAPIError:
     """The exception for a KIS error answer, by code first and HTTP status second."""
     kind: type[KISAPIError]
@@ -150,8 +151,59 @@ def api_error(
     else:
         kind = KISAPIError
     return kind(
-        msg1, msg_cd=msg_cd, rt_cd=rt_cd, tr_id=tr_id, status_code=status_code, path=path, body=body
+        msg1,
+        msg_cd=msg_cd,
+        rt_cd=rt_cd,
+        tr_id=tr_id,
+        status_code=status_code,
+        path=path,
+        body=body,
+        context=context,
     )
+
+
+#: Order tr_ids by side, real and virtual, current and legacy.
+_ORDER_SIDES: Mapping[str, str] = {
+    "TTTC0012U": "buy",
+    "VTTC0012U": "buy",
+    "TTTC0802U": "buy",
+    "VTTC0802U": "buy",
+    "TTTC0011U": "sell",
+    "VTTC0011U": "sell",
+    "TTTC0801U": "sell",
+    "VTTC0801U": "sell",
+    "TTTC0013U": "revise/cancel",
+    "VTTC0013U": "revise/cancel",
+    "TTTC0803U": "revise/cancel",
+    "VTTC0803U": "revise/cancel",
+}
+
+
+def call_context(
+    tr_id: str, params: Mapping[str, str] | None, body: Mapping[str, Any] | None
+) -> str:
+    """What a call was about, from its wire fields: ticker, order side, quantity, price.
+
+    Never the account number (CANO is not read).
+    """
+    fields: dict[str, Any] = {**(params or {}), **(body or {})}
+    ticker = str(fields.get("PDNO") or fields.get("FID_INPUT_ISCD") or "").strip()
+    side = _ORDER_SIDES.get(tr_id)
+    if side is None:
+        return f"ticker {ticker}" if ticker else ""
+    parts = [f"order {side}"]
+    if ticker:
+        parts.append(ticker)
+    original = str(fields.get("ORGN_ODNO") or "").strip()
+    if original:
+        parts.append(f"of order {original}")
+    qty = str(fields.get("ORD_QTY") or "").strip()
+    if qty:
+        parts.append(f"{qty} shares")
+    price = str(fields.get("ORD_UNPR") or "").strip()
+    if price:
+        parts.append("at market" if price == "0" else f"at {price} KRW")
+    return " ".join(parts)
 
 
 def _plain_cause(exc: httpx.RequestError, timeout: float) -> str:
@@ -477,7 +529,7 @@ class BaseKISClient:
         }
         response = await self._send(endpoint, headers=headers, params=params, body=body)
         try:
-            result = self._decode(endpoint, tr_id, response)
+            result = self._decode(endpoint, tr_id, response, call_context(tr_id, params, body))
         except KISServerError as exc:
             self._circuit.record_failure(self._failure_text(endpoint, exc))
             raise
@@ -593,7 +645,13 @@ class BaseKISClient:
         port = url.port or (443 if url.scheme == "https" else 80)
         return f"{url.host}:{port}"
 
-    def _decode(self, endpoint: Endpoint, tr_id: str, response: httpx.Response) -> KISResponse:
+    def _decode(
+        self,
+        endpoint: Endpoint,
+        tr_id: str,
+        response: httpx.Response,
+        context: str = "",
+    ) -> KISResponse:
         """Read the body envelope whatever the HTTP status; raise the matching error."""
         status = response.status_code
         body = _json_body(endpoint, response, tr_id)
@@ -615,6 +673,7 @@ class BaseKISClient:
             path=endpoint.path,
             body=body,
             is_order=not endpoint.idempotent,
+            context=context,
         )
 
     def _parse(self, model: type[ModelT], data: Any, endpoint: Endpoint) -> ModelT:
