@@ -13,6 +13,7 @@ request before doing anything, so that is safe for orders too.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -206,9 +207,31 @@ def call_context(
     return " ".join(parts)
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what lies under it: causes, contexts, members of exception groups."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 32:
+        current = todo.pop()
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        for nxt in (current.__cause__, current.__context__):
+            if nxt is not None:
+                todo.append(nxt)
+    return seen
+
+
 def _plain_cause(exc: httpx.RequestError, timeout: float) -> str:
     """What went wrong, in the words a user would search for."""
-    text = str(exc).lower()
+    causes = _causes(exc)
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return "name not resolved"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused"
+    text = " ".join(str(c) for c in causes).lower()
     if isinstance(exc, httpx.PoolTimeout):
         return f"no free connection within {timeout:g} s"
     if isinstance(exc, httpx.ConnectTimeout):
