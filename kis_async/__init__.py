@@ -12,8 +12,8 @@ from . import market
 from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
 from ._base_client import ClientStats
 from ._client import AsyncKISClient
-from ._codes import KIS_CODES, describe_code
 from ._clock import KST, Clock, SystemClock
+from ._codes import KIS_CODES, describe_code
 from ._config import Env, KISSettings
 from ._errors import (
     AuthError,

@@ -3,10 +3,10 @@
 KIS tokens live 24 h, KIS issues at most one a minute per app key, and a re-issue
 within 6 h returns the same token. :class:`TokenManager` therefore issues as rarely as
 possible: one request however many coroutines need a token (single flight in a task
-the manager owns, and across processes a lock the store provides), reuse of the token cached on disk by earlier
-runs or other processes, renewal shortly before expiry, and compare-and-invalidate when
-KIS says a token expired, so that a late answer about an old token never discards a
-newer one.
+the manager owns, and across processes a lock the store provides), reuse of the token
+cached on disk by earlier runs or other processes, renewal shortly before expiry, and
+compare-and-invalidate when KIS says a token expired, so that a late answer about an old
+token never discards a newer one.
 """
 
 from __future__ import annotations
@@ -236,8 +236,7 @@ class FileTokenStore:
         if not self._unwritable:
             self._unwritable = True
             logger.warning(
-                "token cache directory %s is not writable (%s); keeping the token in "
-                "memory only",
+                "token cache directory %s is not writable (%s); keeping the token in memory only",
                 self.path.parent,
                 exc.strerror or type(exc).__name__,
             )
@@ -423,7 +422,6 @@ class TokenManager:
 
     async def _issue_once(self) -> AccessToken:
         await self._wait_for_issue_slot()
-        asked_at = self._clock.now()
         self.issue_count += 1
         try:
             token = await self._issue()

@@ -807,8 +807,8 @@ class BaseKISClient:
         if relative is None:
             if absolute is None:
                 raise KISResponseError(
-                "token answer has neither an expiry time nor expires_in", path=TOKEN.path
-            )
+                    "token answer has neither an expiry time nor expires_in", path=TOKEN.path
+                )
             return absolute
         if absolute is None:
             return relative

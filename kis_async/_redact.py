@@ -10,6 +10,7 @@ apply to records its children propagate, hence one filter per logger, installed 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import Counter
@@ -72,10 +73,8 @@ def _forms(value: str | None) -> set[str]:
     if not value or len(value) < 4:
         return set()
     forms = {value, value.strip(), repr(value)[1:-1]}
-    try:
+    with contextlib.suppress(UnicodeEncodeError):
         forms.add(repr(value.encode())[2:-1])
-    except UnicodeEncodeError:
-        pass
     return {form for form in forms if len(form) >= 4}
 
 

@@ -193,7 +193,7 @@ async def test_revoke_forgets_the_token_everywhere(
             body = json.loads(revoke.calls.last.request.content)
             assert set(body) == {"appkey", "appsecret", "token"}
         # No token left; the issuance lock and the one-a-minute stamp stay.
-        assert not list(tmp_path.glob("*.json"))
+        assert not list(tmp_path.glob("*.json"))  # noqa: ASYNC240
 
 
 @pytest.mark.parametrize(

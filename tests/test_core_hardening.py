@@ -33,8 +33,8 @@ from kis_async import (
 from kis_async.mock import DEMO_ACCOUNT_NO, DEMO_APP_KEY, DEMO_APP_SECRET, MockKIS
 
 from .conftest import make_settings, on
-from .helpers import ACCOUNT, APP_KEY, APP_SECRET, REAL, ManualClock, envelope, token_body
 from .fixtures_kis import PRICE_OUTPUT
+from .helpers import ACCOUNT, APP_KEY, APP_SECRET, REAL, ManualClock, envelope, token_body
 from .mock.test_served import _serving
 
 PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
@@ -111,7 +111,8 @@ async def test_circuit_open_error_and_retry_log_name_the_last_failure(
     assert "token" in message
     assert caught.value.retry_after > 0
     retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
-    assert retries and all("connection refused" in line for line in retries)
+    assert retries
+    assert all("connection refused" in line for line in retries)
 
 
 async def test_api_errors_keep_msg1_and_add_the_gloss_and_what_the_call_was_about(
@@ -144,8 +145,11 @@ def test_every_code_the_mock_answers_has_a_gloss() -> None:
     mock_dir = Path(__file__).resolve().parent.parent / "kis_async" / "mock"
     emitted: set[str] = set()
     for source in mock_dir.glob("*.py"):
-        emitted |= set(re.findall(r'"((?:EGW|APBK|MCA|OPSQ|KIOK|MOCK)\d{4,5})"', source.read_text()))
-    assert emitted and emitted <= set(KIS_CODES)
+        emitted |= set(
+            re.findall(r'"((?:EGW|APBK|MCA|OPSQ|KIOK|MOCK)\d{4,5})"', source.read_text())
+        )
+    assert emitted
+    assert emitted <= set(KIS_CODES)
 
 
 # -- 2. tokens: no 60-second stalls ---------------------------------------------------

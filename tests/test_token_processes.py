@@ -52,7 +52,7 @@ def _wait_listening(port: int, server: subprocess.Popen[bytes]) -> None:
 
 def test_four_cold_processes_on_one_cache_dir_issue_one_token(tmp_path: Path) -> None:
     port = _free_port()
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-m", "kis_async.mock", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -61,11 +61,19 @@ def test_four_cold_processes_on_one_cache_dir_issue_one_token(tmp_path: Path) ->
     try:
         _wait_listening(port, server)
         go = tmp_path / "go"
+        base_url = f"http://127.0.0.1:{port}"
         cache = tmp_path / "tokens"
         for _ in range(4):
             workers.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", _WORKER, f"http://127.0.0.1:{port}", str(cache), str(go)],
+                subprocess.Popen(  # noqa: S603 (our own interpreter, our own script)
+                    [
+                        sys.executable,
+                        "-c",
+                        _WORKER,
+                        base_url,
+                        str(cache),
+                        str(go),
+                    ],
                     stdout=subprocess.PIPE,
                     text=True,
                 )
