@@ -28,7 +28,7 @@ import anyio
 
 from ._clock import Clock
 from ._constants import TOKEN_MIN_ISSUE_INTERVAL, TOKEN_REFRESH_MARGIN
-from ._errors import KISServerError, KISTransportError, TokenIssueThrottledError
+from ._errors import TokenIssueThrottledError
 from ._redact import get_logger, redactor
 
 try:
@@ -322,10 +322,11 @@ class TokenManager:
     """Hands out a valid token, issuing a new one only when it must.
 
     ``issue`` performs one ``/oauth2/tokenP`` exchange (no retries of its own: the
-    caller's retry budget covers it). ``get`` is cheap when a fresh token is held;
-    otherwise the first caller starts a renewal task that the manager owns and every
-    caller awaits it, so a caller that is cancelled loses nothing: the answer still
-    arrives and is kept for the next.
+    caller's retry budget covers it). A wait for KIS's one-a-minute slot longer than
+    ``max_wait`` seconds is not sat out: TokenIssueThrottledError says when to ask
+    again. ``get`` is cheap when a fresh token is held; otherwise the first caller
+    starts a renewal task that the manager owns and every caller awaits it, so a caller
+    that is cancelled loses nothing: the answer still arrives and is kept for the next.
     """
 
     def __init__(
@@ -337,6 +338,7 @@ class TokenManager:
         refresh_margin: timedelta = TOKEN_REFRESH_MARGIN,
         min_issue_interval: float = TOKEN_MIN_ISSUE_INTERVAL,
         poll_window: float = TOKEN_POLL_WINDOW,
+        max_wait: float | None = None,
     ) -> None:
         self._issue = issue
         self._store = store
@@ -344,6 +346,7 @@ class TokenManager:
         self._margin = refresh_margin
         self._min_interval = min_issue_interval
         self._poll_window = poll_window
+        self._max_wait = max_wait
         self._token: AccessToken | None = None
         self._renewal: asyncio.Task[AccessToken] | None = None
         self._rejected: set[str] = set()
@@ -414,6 +417,13 @@ class TokenManager:
             return
         elapsed = (self._clock.now() - last).total_seconds()
         wait = self._min_interval - elapsed
+        if wait > 0 and self._max_wait is not None and wait > self._max_wait:
+            # Longer than the caller would wait for an answer: fail now, and say when.
+            raise TokenIssueThrottledError(
+                f"KIS issues one token a minute per app key and one may have been issued "
+                f"{elapsed:.0f} s ago; ask again in {wait:.0f} s",
+                msg_cd="EGW00133",
+            )
         if wait > 0:
             logger.warning(
                 "KIS issues one token a minute; waiting %.1f s before asking for another", wait
@@ -421,17 +431,11 @@ class TokenManager:
             await anyio.sleep(wait)
 
     async def _issue_once(self) -> AccessToken:
-        await self._wait_for_issue_slot()
+        """One tokenP exchange. Only a success stamps the one-a-minute clock: a
+        connection that never opened issued nothing, and after a 5xx or a lost answer
+        the worst a prompt second request meets is EGW00133, which is handled."""
         self.issue_count += 1
-        try:
-            token = await self._issue()
-        except TokenIssueThrottledError:
-            raise
-        except (KISServerError, KISTransportError):
-            # A connection that never opened issued nothing; after a 5xx or a lost answer
-            # the worst a prompt second request meets is EGW00133, handled below. So no
-            # one-a-minute wait is started for these.
-            raise
+        token = await self._issue()
         self._registered.add(token.value)
         await self._store.note_issued(token.issued_at)
         logger.info(
@@ -449,6 +453,7 @@ class TokenManager:
             await anyio.sleep(_TOKEN_POLL_INTERVAL)
 
     async def _issue_respecting_interval(self) -> AccessToken:
+        await self._wait_for_issue_slot()
         try:
             return await self._issue_once()
         except TokenIssueThrottledError:
@@ -459,6 +464,7 @@ class TokenManager:
             if stored is not None:
                 return stored
             await self._store.note_issued(self._clock.now())
+            await self._wait_for_issue_slot()
             return await self._issue_once()
 
 

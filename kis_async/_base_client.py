@@ -376,6 +376,8 @@ class BaseKISClient:
             store=token_store,
             clock=self._clock,
             min_issue_interval=settings.token_min_issue_interval,
+            # No caller waits for a token longer than it would for an answer.
+            max_wait=settings.timeout,
         )
         self._gate = RateGate(settings.effective_rate_limit, headroom=settings.rate_limit_headroom)
         self._circuit = CircuitBreaker(

@@ -28,8 +28,10 @@ from kis_async import (
     KISTransportError,
     OrderRejectedError,
     OrderStateUnknownError,
+    TokenIssueThrottledError,
     describe_code,
 )
+from kis_async._auth import AccessToken, MemoryTokenStore, TokenManager
 from kis_async.mock import DEMO_ACCOUNT_NO, DEMO_APP_KEY, DEMO_APP_SECRET, MockKIS
 
 from .conftest import make_settings, on
@@ -321,3 +323,26 @@ async def test_a_secret_with_a_trailing_cr_never_reaches_an_error(mock: MockKIS)
         for value in (APP_KEY, APP_SECRET):
             assert value not in text
     assert "could not be encoded" in str(error)
+
+
+async def test_a_slot_wait_longer_than_the_caller_would_wait_fails_at_once(
+    clock: ManualClock,
+) -> None:
+    calls = 0
+
+    async def issue() -> AccessToken:
+        nonlocal calls
+        calls += 1
+        return AccessToken(f"t{calls}", clock.now() + timedelta(days=1), clock.now())
+
+    manager = TokenManager(
+        issue, store=MemoryTokenStore(), clock=clock, min_issue_interval=60, max_wait=10
+    )
+    token = await manager.get()
+    clock.advance(15)
+    await manager.invalidate(token)  # KIS rejected it within the minute
+    with pytest.raises(TokenIssueThrottledError, match=r"ask again in 45 s"):
+        await asyncio.wait_for(manager.get(), 5)
+    assert calls == 1
+    clock.advance(45)
+    assert (await manager.get()).value == "t2"
