@@ -47,6 +47,7 @@ from ._constants import (
 from ._endpoints import APPROVAL, HASHKEY, REVOKE_TOKEN, TOKEN, Endpoint
 from ._errors import (
     AuthError,
+    CircuitOpenError,
     KISAPIError,
     KISError,
     KISResponseError,
@@ -235,7 +236,7 @@ def _plain_cause(exc: httpx.RequestError, timeout: float) -> str:
     if isinstance(exc, httpx.PoolTimeout):
         return f"no free connection within {timeout:g} s"
     if isinstance(exc, httpx.ConnectTimeout):
-        return f"connect timed out after {timeout:g} s"
+        return f"connect timed out after {min(timeout, DEFAULT_CONNECT_TIMEOUT):g} s"
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out after {timeout:g} s"
     if isinstance(exc, httpx.ConnectError):
@@ -499,9 +500,14 @@ class BaseKISClient:
         """Send one KIS call through the whole pipeline and return its successful answer."""
         tr_id = endpoint.tr_id(virtual=self.settings.is_virtual)
         self._check_usable()
-        async for attempt in self._retrying(idempotent=endpoint.idempotent):
-            with attempt:
-                return await self._authorized_call(endpoint, tr_id, params, body, tr_cont)
+        try:
+            async for attempt in self._retrying(idempotent=endpoint.idempotent):
+                with attempt:
+                    return await self._authorized_call(endpoint, tr_id, params, body, tr_cont)
+        except (KISTransportError, CircuitOpenError) as exc:
+            # Their message says all (operation, host, cause); the frames below are the
+            # retry machinery's, dozens of lines that bury it.
+            raise exc.with_traceback(None) from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _authorized_call(

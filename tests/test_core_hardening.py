@@ -7,6 +7,7 @@ import logging
 import re
 import socket
 import time
+import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -71,6 +72,9 @@ async def test_one_retry_budget_per_call_token_included() -> None:
     assert f"127.0.0.1:{port}" in message
     assert "connection refused" in message
     assert caught.value.request_sent is False
+    # The report is short: the retry machinery's frames are not in it.
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    assert not any("tenacity" in frame.filename for frame in frames)
 
 
 async def test_an_unresolvable_host_is_named_as_such() -> None:
