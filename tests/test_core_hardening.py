@@ -32,7 +32,7 @@ from kis_async import (
     TokenIssueThrottledError,
     describe_code,
 )
-from kis_async._auth import AccessToken, MemoryTokenStore, TokenManager
+from kis_async._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenManager
 from kis_async.mock import DEMO_ACCOUNT_NO, DEMO_APP_KEY, DEMO_APP_SECRET, MockKIS
 
 from .conftest import make_settings, on
@@ -350,3 +350,38 @@ async def test_a_slot_wait_longer_than_the_caller_would_wait_fails_at_once(
     assert calls == 1
     clock.advance(45)
     assert (await manager.get()).value == "t2"
+
+
+async def test_after_egw00133_the_store_is_polled_for_the_winners_token(
+    clock: ManualClock,
+) -> None:
+    store = MemoryTokenStore()
+    winner = AccessToken("the-winners-token", clock.now() + timedelta(days=1), clock.now())
+    calls = 0
+
+    async def throttled() -> AccessToken:
+        nonlocal calls
+        calls += 1
+
+        async def winner_saves_a_moment_later() -> None:
+            await asyncio.sleep(0.2)
+            await store.save(winner)
+
+        asyncio.get_running_loop().create_task(winner_saves_a_moment_later())
+        raise TokenIssueThrottledError("접근토큰 발급 잠시 후 다시 시도하세요", msg_cd="EGW00133")
+
+    manager = TokenManager(throttled, store=store, clock=clock, min_issue_interval=60)
+    token = await asyncio.wait_for(manager.get(), 5)  # not the one-minute wait
+    assert token.value == "the-winners-token"
+    assert calls == 1
+
+
+async def test_the_file_store_works_without_flock(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kis_async._auth.fcntl", None)  # as on Windows
+    store = FileTokenStore(tmp_path, "real-0123")
+    token = AccessToken("jwt-value", clock.now() + timedelta(days=1), clock.now())
+    async with store.issue_lock():
+        await store.save(token)
+    assert await store.load() == token
