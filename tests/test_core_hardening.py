@@ -385,3 +385,17 @@ async def test_the_file_store_works_without_flock(
     async with store.issue_lock():
         await store.save(token)
     assert await store.load() == token
+
+
+def test_every_registered_secret_is_masked_as_http_libraries_quote_it() -> None:
+    from kis_async._redact import MASK, SecretRedactor
+
+    redactor = SecretRedactor()
+    for secret in ("an-app-key\r", "an-app-secret\r\n", "a.token.value\r"):
+        redactor.register(secret)
+        for shown in (secret, secret.strip(), repr(secret), repr(secret.encode())):
+            text = redactor.redact(f"Illegal header value {shown}")
+            assert secret.strip() not in text
+            assert MASK in text
+        redactor.unregister(secret)
+        assert redactor.redact(secret) == secret  # forgotten with all its forms
