@@ -13,6 +13,7 @@ from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
 from ._base_client import ClientStats
 from ._client import AsyncKISClient
 from ._clock import KST, Clock, SystemClock
+from ._codes import KIS_CODES, describe_code
 from ._config import Env, KISSettings
 from ._errors import (
     AuthError,
@@ -57,6 +58,7 @@ from ._trading_models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "KIS_CODES",
     "KST",
     "AccessToken",
     "AsyncKISClient",
@@ -102,6 +104,7 @@ __all__ = [
     "TokenExpiredError",
     "TokenIssueThrottledError",
     "TokenStore",
+    "describe_code",
     "market",
 ]
 

@@ -77,6 +77,8 @@ class BudgetStats:
     outages: int = 0
     #: Slots granted by the local fallback pace.
     fallback_acquired: int = 0
+    #: Slots given up because this process woke too late to use them (a busy machine).
+    late: int = 0
 
 
 @runtime_checkable
@@ -138,6 +140,8 @@ class _PacedBudget:
         self.stats = BudgetStats(backend=self.backend, limit=pacing.limit, rate=pacing.limit)
         self._turn = asyncio.Lock()
         self._queued = 0
+        # Half the headroom's slack in a one-second window (about 15 ms at 3 %).
+        self._late_limit = pacing.headroom / 2
 
     async def _reserve(self, max_wait: float | None) -> Decision:
         raise NotImplementedError
@@ -149,23 +153,42 @@ class _PacedBudget:
         """Wait for this request's slot; QueueTimeoutError (nothing sent) if too long."""
         limit = self.queue_timeout if isinstance(max_wait, EllipsisType) else max_wait
         started = time.monotonic()
+        deadline = None if limit is None else started + limit
         ahead = self._queued
+        if limit is not None:
+            # A lower bound: every request queued ahead here needs a slot first.
+            estimate = ahead / (self.stats.rate * (1.0 - self.pacing.headroom))
+            if estimate > limit:
+                self.stats.timeouts += 1
+                raise queue_timeout_error(estimate, limit, self.stats.rate, ahead)
+        while True:
+            due = await self._take_slot(limit, deadline, ahead, started)
+            delay = due - time.monotonic()
+            if delay > 0:
+                await anyio.sleep(delay)
+            # A slot is a moment on the shared schedule. Sent much later than that (this
+            # process was not scheduled in time), the request would crowd the next
+            # holder's, perhaps another process's, into one window: the slot is given
+            # up and the request queues again.
+            if time.monotonic() - due <= self._late_limit:
+                break
+            self.stats.late += 1
+        self.stats.acquired += 1
+        self.stats.waited += time.monotonic() - started
+
+    async def _take_slot(
+        self, limit: float | None, deadline: float | None, ahead: int, started: float
+    ) -> float:
+        """Reserve the next slot in turn; returns when it is due (local monotonic)."""
         self._queued += 1
         try:
-            if limit is not None:
-                # A lower bound: every request queued ahead here needs a slot first.
-                estimate = ahead / (self.stats.rate * (1.0 - self.pacing.headroom))
-                if estimate > limit:
-                    self.stats.timeouts += 1
-                    raise queue_timeout_error(estimate, limit, self.stats.rate, ahead)
-            deadline = None if limit is None else started + limit
             async with self._turn:
                 while True:
                     max_wait = None if deadline is None else max(0.0, deadline - time.monotonic())
                     decision = await self._reserve(max_wait)
                     self.stats.rate = decision.rate
                     if decision.outcome is Outcome.GRANTED:
-                        break
+                        return time.monotonic() + decision.wait
                     if decision.outcome is Outcome.REFUSED:
                         assert limit is not None
                         self.stats.timeouts += 1
@@ -176,10 +199,6 @@ class _PacedBudget:
                     await anyio.sleep(max(decision.wait - self.pacing.horizon, 0.001))
         finally:
             self._queued -= 1
-        if decision.wait > 0:
-            await anyio.sleep(decision.wait)
-        self.stats.acquired += 1
-        self.stats.waited += time.monotonic() - started
 
     async def on_rate_limited(self) -> None:
         """KIS answered EGW00201: lower the shared rate and pause everyone briefly."""

@@ -41,6 +41,7 @@ async def _run(job: dict[str, object]) -> dict[str, object]:
             "budget_acquired": budget.acquired,
             "budget_outages": budget.outages,
             "budget_decreases": budget.decreases,
+            "budget_late": budget.late,
         }
 
 
