@@ -9,8 +9,6 @@ the pool: an order goes through the client of the account it is for
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -28,16 +26,13 @@ __all__ = ["AppKeyPool"]
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
 
-#: Concurrent requests per client: enough to keep its budget busy over a slow network.
-_MAX_WORKERS = 32
-
 
 class AppKeyPool:
     """Read-only queries spread over ``clients`` (each with its own app key and budget).
 
-    Work is pulled from one queue by every client, so a faster key (a higher limit, a
-    quieter budget) simply takes more of it. The pool does not own the clients: close
-    them yourself (or use ``async with`` on the pool, which closes them).
+    Work is dealt in proportion to each client's rate limit, so a key with a higher
+    limit takes more of it. The pool does not own the clients: close them yourself (or
+    use ``async with`` on the pool, which closes them).
     """
 
     def __init__(self, clients: Sequence[AsyncKISClient]) -> None:
@@ -66,22 +61,32 @@ class AppKeyPool:
     ) -> list[ResultT]:
         """``call(client, item)`` for every item, spread over the clients, results in order.
 
+        Items are dealt to the clients in proportion to their rate limits (a weighted
+        round robin), and each client runs its share concurrently behind its own budget.
         The first error cancels the rest and is raised.
         """
-        todo = deque(enumerate(items))
+        todo = list(items)
+        rates = [client.settings.effective_rate_limit for client in self.clients]
+        shares: list[list[int]] = [[] for _ in self.clients]
+        credit = [0.0] * len(self.clients)
+        total = sum(rates)
+        for index in range(len(todo)):
+            # Smooth weighted round robin: everyone earns its rate, the richest takes one.
+            for k, rate in enumerate(rates):
+                credit[k] += rate
+            chosen = max(range(len(rates)), key=credit.__getitem__)
+            credit[chosen] -= total
+            shares[chosen].append(index)
         results: dict[int, ResultT] = {}
 
-        async def worker(client: AsyncKISClient) -> None:
-            while todo:
-                index, item = todo.popleft()
-                results[index] = await call(client, item)
+        async def one(client: AsyncKISClient, index: int) -> None:
+            results[index] = await call(client, todo[index])
 
         async with anyio.create_task_group() as group:
-            for client in self.clients:
-                rate = client.settings.effective_rate_limit
-                for _ in range(max(1, min(_MAX_WORKERS, math.ceil(rate)))):
-                    group.start_soon(worker, client)
-        return [results[index] for index in sorted(results)]
+            for client, indices in zip(self.clients, shares, strict=True):
+                for index in indices:
+                    group.start_soon(one, client, index)
+        return [results[index] for index in range(len(todo))]
 
     async def get_current_prices(self, tickers: Iterable[str]) -> dict[str, CurrentPrice]:
         """Current prices of many tickers over every key, in the order given."""
