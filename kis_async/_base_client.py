@@ -61,8 +61,15 @@ from ._errors import (
 )
 from ._limits import CircuitBreaker, KeyedLocks
 from ._redact import get_logger, redactor
+from .shared._budget import RateBudget
 from .shared._cache import CachedAnswer
-from .shared._wiring import rate_budget_for, response_cache_for, token_store_for
+from .shared._token_store import shared_approval_key
+from .shared._wiring import (
+    approval_store_for,
+    rate_budget_for,
+    response_cache_for,
+    token_store_for,
+)
 
 __all__ = ["BaseKISClient", "ClientStats", "KISResponse", "call_context", "is_retryable"]
 
@@ -365,8 +372,11 @@ class BaseKISClient:
             self._owns_http = True
 
         shared_key = _token_cache_key(settings.env, self._base_url, app_key)
+        # Connections this client opens to shared stores, closed by aclose().
+        self._owned: list[Any] = []
         if token_store is None:
             token_store = token_store_for(settings, key=shared_key)
+            self._owned.append(token_store)
         if token_store is None:
             cache_dir = settings.token_cache_dir
             explicit = "token_cache_dir" in settings.model_fields_set
@@ -377,6 +387,9 @@ class BaseKISClient:
                 token_store = FileTokenStore(cache_dir, key)
             else:
                 token_store = MemoryTokenStore()
+        # The WebSocket approval key, shared when the token store is shared.
+        self._approvals = approval_store_for(settings, key=shared_key)
+        self._owned.append(self._approvals)
         self._tokens = TokenManager(
             self._issue_token,
             store=token_store,
@@ -388,6 +401,7 @@ class BaseKISClient:
         # KIS_RATE_BUDGET: this process, this machine or every host on a Redis.
         self._gate = rate_budget_for(settings, key=shared_key, in_process=in_process)
         self._cache = response_cache_for(settings, clock=self._clock, namespace=self._base_url)
+        self._owned += [self._gate, self._cache.backend]
         self._circuit = CircuitBreaker(
             settings.circuit_failure_threshold,
             settings.circuit_reset_timeout,
@@ -445,6 +459,12 @@ class BaseKISClient:
         return self._clock
 
     @property
+    def rate_budget(self) -> RateBudget:
+        """The rate budget this client's requests wait in (``KIS_RATE_BUDGET``); its
+        ``stats`` say the shared rate, waits, EGW00201 answers and fallbacks."""
+        return self._gate
+
+    @property
     def token_requests(self) -> int:
         """How many ``/oauth2/tokenP`` requests this client made."""
         return self._tokens.issue_count
@@ -456,7 +476,10 @@ class BaseKISClient:
         self._closed = True
         if self._owns_http:
             await self._http.aclose()
-        await self._gate.aclose()
+        for owned in self._owned:
+            close = getattr(owned, "aclose", None)
+            if close is not None:
+                await close()
         redactor.unregister(
             self._app_key, self._app_secret, self._account[0] if self._account else None
         )
@@ -878,7 +901,17 @@ class BaseKISClient:
         await self._tokens.forget()
 
     async def get_approval_key(self) -> str:
-        """A WebSocket approval key (``/oauth2/Approval``); valid 24 h."""
+        """A WebSocket approval key (``/oauth2/Approval``); valid 24 h.
+
+        With ``KIS_TOKEN_STORE`` a Redis URL, every host on the app key shares one.
+        """
+        if self._approvals is None:
+            return await self._issue_approval_key()
+        key = await shared_approval_key(self._approvals, self._issue_approval_key, self._clock)
+        redactor.register(key)
+        return key
+
+    async def _issue_approval_key(self) -> str:
         data = await self._oauth_post(
             APPROVAL,
             {

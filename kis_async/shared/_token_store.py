@@ -20,14 +20,15 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import anyio
 
 from kis_async._auth import AccessToken
+from kis_async._clock import Clock
 from kis_async._errors import KISError
 from kis_async._redact import get_logger
 
@@ -36,7 +37,7 @@ from ._redis import connect, redis_errors, safe_url
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisTokenStore", "SharedStoreError"]
+__all__ = ["RedisTokenStore", "SharedStoreError", "shared_approval_key"]
 
 logger = get_logger("kis_async.shared")
 
@@ -192,3 +193,26 @@ class RedisTokenStore:
 
     def __repr__(self) -> str:
         return f"RedisTokenStore({safe_url(self.url)!r})"
+
+
+#: KIS's WebSocket approval keys live 24 h; a shared one is replaced an hour early.
+APPROVAL_LIFETIME = timedelta(hours=24)
+_APPROVAL_MARGIN = timedelta(hours=1)
+
+
+async def shared_approval_key(
+    store: RedisTokenStore, issue: Callable[[], Awaitable[str]], clock: Clock
+) -> str:
+    """The approval key in ``store``, or a new one issued once for every host."""
+    now = clock.now()
+    cached = await store.load()
+    if cached is not None and cached.is_fresh(now, _APPROVAL_MARGIN):
+        return cached.value
+    async with store.issue_lock():
+        cached = await store.load()  # another host may have issued it meanwhile
+        now = clock.now()
+        if cached is not None and cached.is_fresh(now, _APPROVAL_MARGIN):
+            return cached.value
+        key = await issue()
+        await store.save(AccessToken(value=key, expires_at=now + APPROVAL_LIFETIME, issued_at=now))
+        return key

@@ -11,8 +11,15 @@ from kis_async._config import KISSettings
 from ._budget import RateBudget
 from ._cache import CachePolicy, MemoryCache, RedisCache, ResponseCache
 from ._pacing import Pacing
+from ._token_store import RedisTokenStore
 
-__all__ = ["default_rate_budget", "rate_budget_for", "response_cache_for", "token_store_for"]
+__all__ = [
+    "approval_store_for",
+    "default_rate_budget",
+    "rate_budget_for",
+    "response_cache_for",
+    "token_store_for",
+]
 
 
 def default_rate_budget(settings: KISSettings, *, in_process: bool) -> str:
@@ -52,9 +59,15 @@ def token_store_for(settings: KISSettings, *, key: str, kind: str = "token") -> 
         return None
     if spec == "memory":
         return MemoryTokenStore()
-    from ._token_store import RedisTokenStore
-
     return RedisTokenStore(spec, key, kind=kind, prefix=f"{settings.redis_prefix}:auth")
+
+
+def approval_store_for(settings: KISSettings, *, key: str) -> RedisTokenStore | None:
+    """Where WebSocket approval keys are shared: Redis when the token store is; else None."""
+    spec = settings.token_store
+    if spec is None or spec in ("file", "memory"):
+        return None
+    return RedisTokenStore(spec, key, kind="approval", prefix=f"{settings.redis_prefix}:auth")
 
 
 def response_cache_for(settings: KISSettings, *, clock: Clock, namespace: str) -> ResponseCache:

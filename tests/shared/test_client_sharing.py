@@ -127,3 +127,14 @@ async def test_a_pool_spreads_a_fan_out_over_three_keys() -> None:
             pool.for_account("99999999-01")
     with pytest.raises(ConfigError, match="different app key"):
         AppKeyPool([clients[0], clients[0]])
+
+
+async def test_two_hosts_share_one_approval_key_over_redis(
+    mock: MockKIS, redis_url: str, prefix: str
+) -> None:
+    hosts = [on(mock, token_store=redis_url, redis_prefix=prefix) for _ in range(2)]
+    keys = await asyncio.gather(*(kis.get_approval_key() for kis in hosts for _ in range(3)))
+    assert len(set(keys)) == 1
+    assert mock.stats.requests["/oauth2/Approval"] == 1
+    for kis in hosts:
+        await kis.aclose()
