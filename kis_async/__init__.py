@@ -55,9 +55,38 @@ from ._trading_models import (
 
 __version__ = "0.1.0"
 
+#: Public names of kis_async.stream, imported on first use (the stream's socket and
+#: decryption need the optional "stream" extra).
+_STREAM_NAMES = frozenset(
+    {
+        "AlreadySubscribedError",
+        "AppKeyInUseError",
+        "FillNotice",
+        "InvalidTrIdError",
+        "KISStream",
+        "NoticeKind",
+        "OrderBookUpdate",
+        "StreamClosedError",
+        "StreamConnectionError",
+        "StreamError",
+        "StreamProtocolError",
+        "StreamStats",
+        "StreamView",
+        "Subscription",
+        "SubscriptionError",
+        "SubscriptionLimitError",
+        "SubscriptionTimeoutError",
+        "TradeTick",
+        "WebSocketTransport",
+        "WebsocketsTransport",
+    }
+)
+
 __all__ = [
     "KST",
     "AccessToken",
+    "AlreadySubscribedError",
+    "AppKeyInUseError",
     "AsyncKISClient",
     "AuthError",
     "Balance",
@@ -73,20 +102,25 @@ __all__ = [
     "Env",
     "Exchange",
     "FileTokenStore",
+    "FillNotice",
     "Holding",
     "InvalidRequestError",
+    "InvalidTrIdError",
     "KISAPIError",
     "KISError",
     "KISModel",
     "KISResponseError",
     "KISServerError",
     "KISSettings",
+    "KISStream",
     "KISTimeoutError",
     "KISTransportError",
     "MemoryTokenStore",
     "MockKIS",
+    "NoticeKind",
     "OrderBook",
     "OrderBookLevel",
+    "OrderBookUpdate",
     "OrderRecord",
     "OrderRejectedError",
     "OrderResult",
@@ -96,10 +130,23 @@ __all__ = [
     "RateLimitError",
     "Side",
     "StockInfo",
+    "StreamClosedError",
+    "StreamConnectionError",
+    "StreamError",
+    "StreamProtocolError",
+    "StreamStats",
+    "StreamView",
+    "Subscription",
+    "SubscriptionError",
+    "SubscriptionLimitError",
+    "SubscriptionTimeoutError",
     "SystemClock",
     "TokenExpiredError",
     "TokenIssueThrottledError",
     "TokenStore",
+    "TradeTick",
+    "WebSocketTransport",
+    "WebsocketsTransport",
     "market",
 ]
 
@@ -117,4 +164,8 @@ def __getattr__(name: str) -> object:
         from .mock import MockKIS
 
         return MockKIS
+    if name in _STREAM_NAMES:
+        from . import stream
+
+        return getattr(stream, name)
     raise AttributeError(f"module 'kis_async' has no attribute {name!r}")
