@@ -8,6 +8,8 @@ async with kis_async.AsyncKISClient() as kis:      # no credentials: the mock se
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import market
 from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
 from ._base_client import ClientStats
@@ -52,6 +54,31 @@ from ._trading_models import (
     OrderType,
     Side,
 )
+
+if TYPE_CHECKING:
+    from .mock import MockKIS
+    from .stream import (
+        AlreadySubscribedError,
+        AppKeyInUseError,
+        FillNotice,
+        InvalidTrIdError,
+        KISStream,
+        NoticeKind,
+        OrderBookUpdate,
+        StreamClosedError,
+        StreamConnectionError,
+        StreamError,
+        StreamProtocolError,
+        StreamStats,
+        StreamView,
+        Subscription,
+        SubscriptionError,
+        SubscriptionLimitError,
+        SubscriptionTimeoutError,
+        TradeTick,
+        WebsocketsTransport,
+        WebSocketTransport,
+    )
 
 __version__ = "0.1.0"
 

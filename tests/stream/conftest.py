@@ -12,17 +12,17 @@ T = TypeVar("T")
 SAFETY = 10.0
 
 
-async def until(condition: Callable[[], bool], timeout: float = SAFETY) -> None:
-    """Wait until ``condition()`` holds (polling), or fail after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while not condition():
+async def until(condition: Callable[[], bool], within: float = SAFETY) -> None:
+    """Wait until ``condition()`` holds (polling), or fail after ``within`` seconds."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - polls counters, which have no event
             await asyncio.sleep(0.005)
 
 
-async def take(source: AsyncIterator[T], count: int, timeout: float = SAFETY) -> list[T]:
+async def take(source: AsyncIterator[T], count: int, within: float = SAFETY) -> list[T]:
     """The next ``count`` items of ``source``."""
     items: list[T] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while len(items) < count:
             items.append(await anext(source))
     return items

@@ -138,17 +138,22 @@ def test_a_trade_frame_of_three_records_yields_three_ticks() -> None:
     ticks = parse_records(frame.tr_id, frame.count, frame.payload)
     assert [type(t) for t in ticks] == [TradeTick] * 3
     first, second, third = ticks
-    assert isinstance(first, TradeTick) and isinstance(third, TradeTick)
+    assert isinstance(first, TradeTick)
+    assert isinstance(third, TradeTick)
     assert (first.ticker, first.price, first.volume) == ("005930", 73100, 12)
     assert first.traded_at == datetime(2026, 11, 20, 9, 30, 15, tzinfo=KST)
     assert first.change_sign is ChangeSign.RISE
     assert first.change_rate == Decimal("0.69")
     assert first.weighted_average_price == Decimal("73012.45")
     assert first.accumulated_value == 90123456789012
-    assert first.high_vs_price == -200 and first.high_time == time(9, 30, 15)
-    assert first.business_date == date(2026, 11, 20) and first.halted is False
-    assert first.ask1 == 73200 and first.strength == Decimal("105.23")
-    assert isinstance(second, TradeTick) and second.price == 73200
+    assert first.high_vs_price == -200
+    assert first.high_time == time(9, 30, 15)
+    assert first.business_date == date(2026, 11, 20)
+    assert first.halted is False
+    assert first.ask1 == 73200
+    assert first.strength == Decimal("105.23")
+    assert isinstance(second, TradeTick)
+    assert second.price == 73200
     assert (third.ticker, third.price, third.volume) == ("000660", 181000, 40)
     # A model built by the fast path is the model pydantic would validate.
     assert TradeTick.model_validate(first.model_dump()) == first
@@ -169,8 +174,10 @@ def test_a_wider_record_keeps_its_extra_fields_and_the_next_record_stays_aligned
         "^".join([*(record[c] for c in columns), f"new{i}"]) for i, record in enumerate(records)
     )
     first, second = parse_records("H0STCNT0", 2, payload)
-    assert isinstance(first, TradeTick) and isinstance(second, TradeTick)
-    assert first.extra == ("new0",) and second.extra == ("new1",)
+    assert isinstance(first, TradeTick)
+    assert isinstance(second, TradeTick)
+    assert first.extra == ("new0",)
+    assert second.extra == ("new1",)
     assert (second.ticker, second.price, second.vi_standard_price) == ("000660", 181000, 72600)
 
 
@@ -202,12 +209,16 @@ def _book(ticker: str, base: int, mid: bool) -> dict[str, str]:
 def test_a_krx_book_frame_of_two_records_yields_two_books_of_ten_levels() -> None:
     payload = _join([_book("005930", 73000, False), _book("000660", 181000, False)], _book_names())
     first, second = parse_records("H0STASP0", 2, payload)
-    assert isinstance(first, OrderBookUpdate) and isinstance(second, OrderBookUpdate)
+    assert isinstance(first, OrderBookUpdate)
+    assert isinstance(second, OrderBookUpdate)
     assert first.asks == tuple(73000 + 100 * i for i in range(1, 11))
-    assert first.bids[0] == 73000 and first.bid_quantities[9] == 2010
+    assert first.bids[0] == 73000
+    assert first.bid_quantities[9] == 2010
     assert (first.total_ask_quantity, first.accumulated_volume) == (10055, 777)
-    assert first.time == time(10, 15) and first.krx_mid_price is None
-    assert second.ticker == "000660" and second.asks[0] == 181100
+    assert first.time == time(10, 15)
+    assert first.krx_mid_price is None
+    assert second.ticker == "000660"
+    assert second.asks[0] == 181100
 
 
 @pytest.mark.parametrize("tr_id", ["H0NXASP0", "H0UNASP0"])
@@ -282,11 +293,15 @@ def test_fill_notices_decrypt_and_tell_fill_from_order_notices() -> None:
         10,
         73200,
     )
-    assert fill.side is Side.BUY and fill.order_no == "0001234567" and fill.is_fill
+    assert fill.side is Side.BUY
+    assert fill.order_no == "0001234567"
+    assert fill.is_fill
     assert fill.account_no.get_secret_value() == "5000000001"
-    assert "5000000001" not in repr(fill) and "홍길동" not in repr(fill)
+    assert "5000000001" not in repr(fill)
+    assert "홍길동" not in repr(fill)
     revise = notices[2]
-    assert isinstance(revise, FillNotice) and revise.original_order_no == "0001234567"
+    assert isinstance(revise, FillNotice)
+    assert revise.original_order_no == "0001234567"
     with pytest.raises(StreamProtocolError):
         decrypt(cipher, "x" * 32, iv)
 
@@ -297,7 +312,9 @@ def test_control_messages_carry_the_key_and_iv_of_the_ack() -> None:
         '"msg_cd":"OPSP0000","msg1":"SUBSCRIBE SUCCESS","output":{"iv":"d59d91fcf9fd0044",'
         '"key":"iuheqrmvfxoceaxeyqgjwesozgizmmgx"}}}'
     )
-    assert ack.ok and (ack.tr_id, ack.tr_key, ack.msg_cd) == ("H0STASP0", "005930", "OPSP0000")
+    assert ack.ok
+    assert (ack.tr_id, ack.tr_key, ack.msg_cd) == ("H0STASP0", "005930", "OPSP0000")
     assert (ack.key, ack.iv) == ("iuheqrmvfxoceaxeyqgjwesozgizmmgx", "d59d91fcf9fd0044")
     ping = parse_control('{"header":{"tr_id":"PINGPONG","datetime":"20261120101500"}}')
-    assert ping.is_pingpong and not ping.ok
+    assert ping.is_pingpong
+    assert not ping.ok

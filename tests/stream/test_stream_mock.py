@@ -15,20 +15,19 @@ from kis_async import (
     FillNotice,
     InvalidTrIdError,
     NoticeKind,
-    OrderBookUpdate,
     SubscriptionLimitError,
     TradeTick,
 )
 from kis_async.mock import DEMO_HTS_ID, MockClock, MockKIS
+from tests.conftest import MIDDAY
 
-from ..conftest import MIDDAY
 from .conftest import take, until
 
 TICKERS = ["005930", "000660", "035420"]
 
 
 def _client(mock: MockKIS, **settings: object) -> AsyncKISClient:
-    return AsyncKISClient.for_mock(mock, **settings)  # type: ignore[arg-type]
+    return AsyncKISClient.for_mock(mock, **settings)
 
 
 async def test_rest_price_and_book_agree_with_the_last_streamed_tick_and_book(
@@ -65,7 +64,8 @@ async def test_bunched_ticks_arrive_as_multi_record_frames_and_yield_every_event
         events = await take(stream, 3 * per_ticker)
     assert all(isinstance(e, TradeTick) for e in events)
     sent = [f for f in mock.stream.sent if f.tr_id == "H0STCNT0"]
-    assert len(sent) == 3 and {len(f.records) for f in sent} == {per_ticker}
+    assert len(sent) == 3
+    assert {len(f.records) for f in sent} == {per_ticker}
     assert stream.stats.frames >= 3  # acks come as frames too
     assert stream.stats.events["TradeTick"] == 3 * per_ticker
     by_ticker = {code: [e for e in events if e.ticker == code] for code in TICKERS}
@@ -222,7 +222,8 @@ async def test_the_approval_key_is_issued_once_and_never_shown(mock: MockKIS) ->
             async with kis.stream() as stream:
                 await stream.subscribe_trades(["005930"])
                 key = stream._approval
-                assert key is not None and key not in repr(stream)
+                assert key is not None
+                assert key not in repr(stream)
         fills = None
         async with kis.stream() as stream:
             fills = await stream.subscribe_fills()
@@ -234,7 +235,8 @@ async def test_env_mock_streams_in_process_without_settings() -> None:
     async with AsyncKISClient() as kis, kis.stream() as stream:
         await stream.subscribe_fills()  # the embedded mock's demo HTS ID
         await stream.subscribe_trades(["005930"])
-        assert kis.mock is not None and kis.mock.stream.open_sessions == 1
+        assert kis.mock is not None
+        assert kis.mock.stream.open_sessions == 1
 
 
 def test_urls_follow_the_settings() -> None:
@@ -247,5 +249,5 @@ def test_urls_follow_the_settings() -> None:
         "ws://elsewhere:1/x": {"env": "virtual", "ws_url": "ws://elsewhere:1/x"},
     }
     for url, values in cases.items():
-        kis = AsyncKISClient.for_mock(mock, app_key=key, app_secret=secret, **values)  # type: ignore[arg-type]
+        kis = AsyncKISClient.for_mock(mock, app_key=key, app_secret=secret, **values)
         assert kis.stream().url == url
