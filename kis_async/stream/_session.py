@@ -729,6 +729,8 @@ class KISStream:
             try:
                 text = await conn.recv()
             except ConnectionEnded:
+                # Whoever waits for an ack on this connection learns now, not at its timeout.
+                self._fail_pending(StreamConnectionError("the connection closed"))
                 return
             self._last_frame = time.monotonic()
             stats.frames += 1
