@@ -1,4 +1,4 @@
-"""Reconnects: dropped sockets, a held app key, a server that accepts then closes, slow consumers."""
+"""Reconnects: dropped sockets, a held app key, accept-then-close servers, slow consumers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from kis_async import (
     AppKeyInUseError,
     AsyncKISClient,
+    KISStream,
     OrderBookUpdate,
     StreamConnectionError,
     StreamEvent,
@@ -20,6 +21,12 @@ from kis_async.mock import MockKIS
 from .conftest import SAFETY, take, until
 
 TICKERS = ["005930", "000660", "035420"]
+
+
+async def _drain(stream: KISStream) -> None:
+    async with asyncio.timeout(SAFETY):
+        async for _ in stream:
+            pass
 
 
 def _trade_key(record: str) -> tuple[str, str, int, int]:
@@ -45,11 +52,11 @@ async def test_five_drops_restore_every_subscription_and_lose_no_tick_sent(mock:
         for drop in range(6):
             mock.clock.advance(60)
             sent = per_minute * (drop + 1)
-            await until(lambda n=sent: len(mock.stream.sent_records()) == n)
-            await until(lambda n=sent: len(received) == n)
+            await until(lambda: len(mock.stream.sent_records()) == sent)  # noqa: B023
+            await until(lambda: len(received) == sent)  # noqa: B023
             if drop < 5:
                 mock.stream.drop()
-                await until(lambda n=drop: stream.stats.reconnects == n + 1 and stream.connected)
+                await until(lambda: stream.stats.reconnects == drop + 1 and stream.connected)  # noqa: B023
         consumer.cancel()
     assert mock.stream.stats.sessions == 6
     assert stream.stats.reconnects == 5
@@ -86,9 +93,7 @@ async def test_app_key_in_use_backs_off_and_gives_up_with_a_typed_error(mock: Mo
         started = time.monotonic()
         mock.stream.drop()
         with pytest.raises(AppKeyInUseError) as raised:
-            async with asyncio.timeout(SAFETY):
-                async for _ in stream:
-                    pass
+            await _drain(stream)
         elapsed = time.monotonic() - started
     assert raised.value.attempts == attempts + 1
     assert mock.stream.stats.refused_in_use == attempts
@@ -108,9 +113,7 @@ async def test_accept_then_close_does_not_reset_the_backoff(mock: MockKIS) -> No
         started = time.monotonic()
         mock.stream.drop()
         with pytest.raises(StreamConnectionError) as raised:
-            async with asyncio.timeout(SAFETY):
-                async for _ in stream:
-                    pass
+            await _drain(stream)
         elapsed = time.monotonic() - started
     assert not isinstance(raised.value, AppKeyInUseError)
     assert mock.stream.stats.closed_on_connect == attempts
