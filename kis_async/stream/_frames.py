@@ -151,6 +151,55 @@ def _build(model: type[M], values: dict[str, Any]) -> M:
     return obj
 
 
+def _slow(
+    converters: Sequence[tuple[str, Callable[[str], Any]]], fields: Sequence[str]
+) -> dict[str, Any]:
+    """Each field through its converter (blank and odd values handled, errors typed)."""
+    return {name: convert(text) for (name, convert), text in zip(converters, fields, strict=False)}
+
+
+#: The expression each converter has in a compiled record reader: builtins called
+#: directly, without a Python function call per field. A value they cannot take
+#: (a blank, a stray sign) raises one of _FAST_MISSES and the record is read again
+#: through the converters themselves.
+_FAST: Final[dict[Callable[[str], Any], str]] = {
+    _int: "int(f[{0}])",
+    _dec: "Decimal(f[{0}])",
+    _str: "f[{0}].strip()",
+    _time: "(_TIMES.get(f[{0}]) or _time(f[{0}]))",
+    _date: "(_DATES.get(f[{0}]) or _date(f[{0}]))",
+    _sign: "_SIGNS[f[{0}]]",
+    _yes: "(f[{0}].strip().upper() == 'Y')",
+}
+_FAST_MISSES = (ValueError, KeyError, ArithmeticError)
+
+
+def _compile(
+    name: str, spec: Sequence[tuple[str, str, Callable[[str], Any]]]
+) -> Callable[[Sequence[str]], dict[str, Any]]:
+    """A reader of one record of ``spec``'s columns into a dict of typed field values."""
+    namespace: dict[str, Any] = {
+        "Decimal": Decimal,
+        "_TIMES": _TIMES,
+        "_time": _time,
+        "_DATES": _DATES,
+        "_date": _date,
+        "_SIGNS": _SIGNS,
+    }
+    items = []
+    for index, (_, field, convert) in enumerate(spec):
+        template = _FAST.get(convert)
+        if template is None:
+            namespace[f"_c{index}"] = convert
+            template = f"_c{index}(f[{{0}}])"
+        items.append(f"{field!r}: {template.format(index)}")
+    source = f"def {name}(f):\n    return {{{', '.join(items)}}}\n"
+    # Generated from the column spec above, as dataclasses generates __init__.
+    exec(source, namespace)  # noqa: S102
+    reader: Callable[[Sequence[str]], dict[str, Any]] = namespace[name]
+    return reader
+
+
 # -- trade ticks ----------------------------------------------------------------------
 
 #: (column, field, converter) for every trade column, in wire order.
@@ -203,14 +252,18 @@ TRADE_SPEC: Final[tuple[tuple[str, str, Callable[[str], Any]], ...]] = (
     ("VI_STND_PRC", "vi_standard_price", _int),
 )
 _TRADE_FIELDS = tuple((field, convert) for _, field, convert in TRADE_SPEC)
+_fast_trade = _compile("_fast_trade", TRADE_SPEC)
 _TRADE_TIME = TRADE_COLUMNS.index("STCK_CNTG_HOUR")
 _TRADE_DATE = TRADE_COLUMNS.index("BSOP_DATE")
 
 
 def _trade(tr_id: str, fields: Sequence[str], extra: tuple[str, ...]) -> TradeTick:
-    values: dict[str, Any] = {"tr_id": tr_id, "extra": extra}
-    for (name, convert), text in zip(_TRADE_FIELDS, fields, strict=False):
-        values[name] = convert(text)
+    try:
+        values = _fast_trade(fields)
+    except _FAST_MISSES:
+        values = _slow(_TRADE_FIELDS, fields)
+    values["tr_id"] = tr_id
+    values["extra"] = extra
     values["traded_at"] = datetime.combine(values["business_date"], values["time"], KST)
     return _build(TradeTick, values)
 
@@ -313,9 +366,9 @@ _FILL_FIELDS = tuple((field, convert) for _, field, convert in FILL_SPEC)
 
 
 def _notice(tr_id: str, fields: Sequence[str], extra: tuple[str, ...]) -> FillNotice:
-    values: dict[str, Any] = {"tr_id": tr_id, "extra": extra}
-    for (name, convert), text in zip(_FILL_FIELDS, fields, strict=False):
-        values[name] = convert(text)
+    values = _slow(_FILL_FIELDS, fields)
+    values["tr_id"] = tr_id
+    values["extra"] = extra
     # CNTG_YN tells a fill (2) from an order notice (1); an order notice is a
     # rejection, a revise, a cancel or a plain acceptance, in that order of precedence.
     if values["is_fill"]:

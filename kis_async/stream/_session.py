@@ -734,6 +734,10 @@ class KISStream:
                 return
             self._last_frame = time.monotonic()
             stats.frames += 1
+            if not stats.frames & 31:
+                # A buffered socket returns frames without ever suspending; let the
+                # consumers run now and then, so events do not pile up in the queues.
+                await asyncio.sleep(0)
             first = text[:1]
             try:
                 if first == "0" or first == "1":
