@@ -41,7 +41,7 @@ async def _frames(count: int) -> list[str]:
     async with AsyncKISClient.for_mock(mock) as kis, kis.stream() as stream:
         await stream.subscribe_trades(["005930"])
         mock.clock.advance(6 * 3600)
-        while sum(mock.stream.stats.frames.values()) < 1:
+        while sum(mock.stream.stats.frames.values()) < 1:  # noqa: ASYNC110 - a counter
             await asyncio.sleep(0.01)
     for frame in mock.stream.sent:
         for start in range(0, len(frame.records), 4):
@@ -109,7 +109,7 @@ async def latency(minutes: int, tickers: int) -> tuple[float, float, int]:
         for _ in range(minutes):
             mock.clock.advance(60)
             await asyncio.sleep(mock.stream.pump_interval)
-        while len(received) < expected:
+        while len(received) < expected:  # noqa: ASYNC110 - a counter
             await asyncio.sleep(0.01)
         consumer.cancel()
     sent_at: dict[tuple[str, str], float] = {}
