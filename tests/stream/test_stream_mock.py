@@ -16,6 +16,7 @@ from kis_async import (
     InvalidTrIdError,
     NoticeKind,
     SubscriptionLimitError,
+    SubscriptionTimeoutError,
     TradeTick,
 )
 from kis_async.mock import DEMO_HTS_ID, MockClock, MockKIS
@@ -251,3 +252,21 @@ def test_urls_follow_the_settings() -> None:
     for url, values in cases.items():
         kis = AsyncKISClient.for_mock(mock, app_key=key, app_secret=secret, **values)
         assert kis.stream().url == url
+
+
+async def test_integrated_books_carry_the_mid_prices(mock: MockKIS) -> None:
+    async with _client(mock) as kis, kis.stream() as stream:
+        (sub,) = await stream.subscribe_order_book(["005930"], market="UN")
+        assert sub.tr_id == "H0UNASP0"
+        mock.clock.advance(60)
+        (book,) = await take(stream.order_books("005930"), 1)
+    assert book.tr_id == "H0UNASP0"
+    assert book.krx_mid_price == (book.asks[0] + book.bids[0]) // 2
+
+
+async def test_an_unanswered_subscribe_times_out_with_a_typed_error(mock: MockKIS) -> None:
+    async with _client(mock) as kis, kis.stream(ack_timeout=0.2) as stream:
+        mock.stream.stall()
+        with pytest.raises(SubscriptionTimeoutError):
+            await stream.subscribe_trades(["005930"])
+        assert stream.subscriptions == ()
