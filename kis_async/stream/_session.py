@@ -120,6 +120,7 @@ class StreamStats:
     pings: int = 0
     dropped: int = 0
     dropped_by_subscriber: Counter[str] = field(default_factory=Counter)
+    dropped_unread: int = 0
 
 
 class _ApprovalKeys:
@@ -152,7 +153,7 @@ _approval_keys = _ApprovalKeys()
 class _Subscriber:
     """A bounded queue of events for one consumer: drop oldest when full."""
 
-    __slots__ = ("accepts", "dropped", "maxlen", "name", "queue", "stream", "waiter")
+    __slots__ = ("accepts", "counted", "dropped", "maxlen", "name", "queue", "stream", "waiter")
 
     def __init__(
         self,
@@ -168,16 +169,21 @@ class _Subscriber:
         self.queue: deque[StreamEvent] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.dropped = 0
+        #: Whether someone reads this queue (the stream's own queue: once iterated).
+        self.counted = True
 
     def put(self, event: StreamEvent) -> None:
         queue = self.queue
         queue.append(event)
         if len(queue) > self.maxlen:
             queue.popleft()
-            self.dropped += 1
             stats = self.stream.stats
-            stats.dropped += 1
-            stats.dropped_by_subscriber[self.name] += 1
+            if self.counted:
+                self.dropped += 1
+                stats.dropped += 1
+                stats.dropped_by_subscriber[self.name] += 1
+            else:
+                stats.dropped_unread += 1
         self.wake()
 
     def wake(self) -> None:
@@ -293,6 +299,7 @@ class KISStream:
         self._send_lock = asyncio.Lock()
         self._last_frame = 0.0
         self._main = _Subscriber(self, "stream", queue_size, None)
+        self._main.counted = False
         self._subscribers: list[_Subscriber] = [self._main]
         self._views_by_ticker: dict[tuple[type[Any], str], list[_Subscriber]] = {}
         self._views_by_type: dict[type[Any], list[_Subscriber]] = {}
@@ -369,6 +376,7 @@ class KISStream:
     # -- consuming ------------------------------------------------------------------
 
     def __aiter__(self) -> KISStream:
+        self._main.counted = True
         return self
 
     async def __anext__(self) -> StreamEvent:
@@ -603,6 +611,15 @@ class KISStream:
         return conn
 
     async def _supervise(self, first: WebSocketConnection) -> None:
+        try:
+            await self._run_sessions(first)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must not leave consumers waiting forever
+            logger.exception("the stream supervisor failed")
+            self._give_up(exc, 0)
+
+    async def _run_sessions(self, first: WebSocketConnection) -> None:
         conn: WebSocketConnection | None = first
         failures = 0  # consecutive sessions that did not last ``stable_after``
         last_error: BaseException | None = None
@@ -649,7 +666,7 @@ class KISStream:
             else:
                 in_use = isinstance(last_error, AppKeyInUseError)
             if not self.reconnect:
-                self._give_up(last_error, failures)
+                self._give_up(last_error, 0)
                 return
             failures += 1
             if self.max_reconnect_attempts is not None and failures > self.max_reconnect_attempts:
@@ -683,10 +700,13 @@ class KISStream:
                 msg1=error.msg1,
             )
         else:
-            failure = StreamConnectionError(
+            what = (
                 f"the stream stopped reconnecting after {attempts} tries"
-                + (f": {error}" if error is not None else ""),
-                attempts=attempts,
+                if attempts
+                else "the connection was lost and the stream does not reconnect"
+            )
+            failure = StreamConnectionError(
+                what + (f": {error}" if error is not None else ""), attempts=attempts
             )
         self._failure = failure
         self._fail_pending(failure)

@@ -131,6 +131,8 @@ class WebsocketsTransport:
             ping_timeout=self.ping_timeout,
             max_size=self.max_size,
             compression=None,
+            # A dead peer never answers the close handshake: do not wait long for it.
+            close_timeout=2.0,
         )
         return _WebsocketsConnection(ws)
 
