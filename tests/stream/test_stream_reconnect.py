@@ -152,3 +152,13 @@ async def test_a_sleeping_consumer_stalls_neither_the_reader_nor_another_consume
     # The stream's own queue, never iterated, keeps its newest 50: not a consumer's loss.
     assert stream.stats.dropped_unread == total - 50
     assert stream.stats.dropped == slow.dropped
+
+
+async def test_without_reconnect_a_lost_connection_ends_the_stream(mock: MockKIS) -> None:
+    async with AsyncKISClient.for_mock(mock) as kis, kis.stream(reconnect=False) as stream:
+        await stream.subscribe_trades(["005930"])
+        mock.stream.drop()
+        with pytest.raises(StreamConnectionError, match="does not reconnect"):
+            await _drain(stream)
+    assert stream.stats.connection_attempts == 1
+    assert mock.stream.stats.sessions == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,7 +46,10 @@ async def _serving(mock: MockKIS) -> AsyncIterator[str]:
 
 
 @pytest.mark.parametrize("path", ["/tryitout", ""])
-async def test_trades_and_fill_notices_over_a_real_socket(path: str) -> None:
+async def test_trades_and_fill_notices_over_a_real_socket(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="websockets")
     mock = MockKIS(5, clock=MockClock(MIDDAY, frozen=True), rate_limit=float("inf"))
     mock.stream.ping_interval = 30.0
     async with _serving(mock) as base_url:
@@ -69,7 +73,13 @@ async def test_trades_and_fill_notices_over_a_real_socket(path: str) -> None:
             notices = stream.fills()
             order = await kis.buy("005930", 2)
             accepted, *_ = await take(notices, 2)
+            approval = stream._approval
         assert stream.stats.pings >= 1
+    # websockets logs every frame at DEBUG, the subscribe message too: masked.
+    assert approval is not None
+    assert "approval_key" in caplog.text
+    assert approval not in caplog.text
+    assert DEMO_HTS_ID not in caplog.text
     assert all(isinstance(t, TradeTick) for t in ticks)
     assert ticks[-1].price == price.current_price
     assert accepted.order_no == order.order_id
