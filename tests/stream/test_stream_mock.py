@@ -270,3 +270,20 @@ async def test_an_unanswered_subscribe_times_out_with_a_typed_error(mock: MockKI
         with pytest.raises(SubscriptionTimeoutError):
             await stream.subscribe_trades(["005930"])
         assert stream.subscriptions == ()
+
+
+async def test_revise_and_cancel_over_rest_produce_their_notices(mock: MockKIS) -> None:
+    async with _client(mock) as kis, kis.stream() as stream:
+        await stream.subscribe_fills()
+        notices = stream.fills()
+        book = await kis.get_order_book("005930")
+        low = book.bid_levels[9].price  # far below the market: it rests
+        order = await kis.buy("005930", 5, low)
+        revised = await kis.revise_order(order, price=book.bid_levels[8].price)
+        cancelled = await kis.cancel_order(revised)
+        got = await take(notices, 3)
+    assert [n.kind for n in got] == [NoticeKind.ACCEPTED, NoticeKind.REVISED, NoticeKind.CANCELLED]
+    assert [n.order_no for n in got] == [order.order_id, revised.order_id, cancelled.order_id]
+    assert got[1].original_order_no == order.order_id
+    assert got[2].original_order_no == revised.order_id
+    assert (got[1].quantity, got[1].price) == (5, book.bid_levels[8].price)
