@@ -639,6 +639,8 @@ class KISStream:
                         self._connected.set()
                         await asyncio.wait({reader}, return_when=asyncio.FIRST_COMPLETED)
                         last_error = reader.exception()
+                        if last_error is not None and not isinstance(last_error, StreamError):
+                            logger.error("the stream reader failed", exc_info=last_error)
                     finally:
                         for task in (reader, watchdog):
                             task.cancel()
