@@ -112,6 +112,8 @@ async def test_server_refusals_raise_typed_errors(mock: MockKIS) -> None:
         with pytest.raises(InvalidTrIdError) as invalid:
             await stream.subscribe_trades(["005930"], market="NXT")  # no virtual branch
         assert invalid.value.msg_cd == "OPSP8991"
+        # Fill notices of the virtual server have their own tr_id.
+        assert (await stream.subscribe_fills()).tr_id == "H0STCNI9"
 
 
 async def test_unsubscribe_stops_the_ticks(mock: MockKIS) -> None:
