@@ -204,6 +204,11 @@ class KISSettings(BaseSettings):
     order_settle_seconds: float = Field(default=2.0, ge=0)
     #: Seed of the embedded mock server's simulated market.
     mock_seed: int = 0
+    #: Override the WebSocket address of the real-time stream (default by env: KIS's
+    #: ws://ops.koreainvestment.com:21000 real / :31000 virtual, or the mock's own).
+    ws_url: str | None = None
+    #: Your HTS ID (the KIS login ID): the key of real-time fill notices.
+    hts_id: SecretStr | None = None
 
     # Aliases: the names seed 004's SDK reads, folded into the fields above when the
     # settings are read (so these stay None). Setting an alias and its canonical name
