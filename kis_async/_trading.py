@@ -125,11 +125,18 @@ class _OrderIntent:
         original = _order_key(self.original_order_id) if self.original_order_id else None
         # A cancel names no price of its own: the history shows the cancelled order's.
         price = None if self.kind == "cancel" else self.price
-        return (self.kind, self.ticker, self.side, self.quantity, price, original)
+        # A revise/cancel of "all that rests" (quantity None) shows in the history with
+        # whatever quantity rested, so it cannot be told from one of some shares: the
+        # quantity is left out, and all of them on one order go one at a time and make
+        # each other's look-ups ambiguous. A new order always names its quantity.
+        quantity = self.quantity if self.kind == "new" else None
+        return (self.kind, self.ticker, self.side, quantity, price, original)
 
     def matches(self, record: OrderRecord) -> bool:
-        """Whether ``record`` shows an order with this intent's :attr:`signature`."""
-        kind, ticker, side, quantity, price, original = self.signature
+        """Whether ``record`` shows an order with this intent's :attr:`signature`
+        (and, when one was given, its quantity)."""
+        kind, ticker, side, _, price, original = self.signature
+        quantity = self.quantity
         if record.ticker != ticker or record.side is not side:
             return False
         if quantity is not None and record.quantity != quantity:
