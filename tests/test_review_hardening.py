@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kis_async import OrderStateUnknownError
+from kis_async import ConfigError, KISSettings, OrderStateUnknownError
 from kis_async._trading_models import OrderRecord
 
 from .helpers import ManualClock
@@ -56,3 +56,20 @@ async def test_a_lost_revise_of_all_does_not_claim_an_unresolved_revise_of_some(
             with pytest.raises(OrderStateUnknownError):
                 await kis.revise_order(original, price=75_900)
         assert revises.call_count == 2
+
+
+# -- hosts read as the HTTP client reads them ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://openapi\u3002koreainvestment\u3002com:9443",
+        "https://openapi.koreainvestment.com\uff0e:9443",
+    ],
+)
+def test_the_real_host_spelt_with_other_full_stops_is_recognised(url: str) -> None:
+    # httpx connects to openapi.koreainvestment.com for both; the settings must see it.
+    assert httpx.URL(url).host.rstrip(".") == "openapi.koreainvestment.com"
+    with pytest.raises(ConfigError, match="real-money server"):
+        KISSettings(_env_file=None, env="mock", base_url=url)
