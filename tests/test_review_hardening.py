@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from kis_async import ConfigError, KISSettings, OrderStateUnknownError
+from kis_async._auth import FileTokenStore
 from kis_async._trading_models import OrderRecord
+from kis_async.mock import MockKIS
 
+from .conftest import on
 from .helpers import ManualClock
 from .test_order_hardening import HISTORY_PATH, RVSECNCL_PATH, _history, _router, _row
 
@@ -73,3 +80,28 @@ def test_the_real_host_spelt_with_other_full_stops_is_recognised(url: str) -> No
     assert httpx.URL(url).host.rstrip(".") == "openapi.koreainvestment.com"
     with pytest.raises(ConfigError, match="real-money server"):
         KISSettings(_env_file=None, env="mock", base_url=url)
+
+
+# -- a cache-dir lock held by a stuck process -----------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+async def test_a_stuck_lock_holder_delays_a_token_no_longer_than_the_timeout(
+    tmp_path: Path, mock: MockKIS
+) -> None:
+    # Another process took the issuance lock and then hung (its loop blocked, stopped in
+    # a debugger): this process waits for it no longer than it waits for an answer, then
+    # asks KIS itself; before, every call stalled for 30 s.
+    import fcntl
+
+    async with on(mock, timeout=0.5, token_cache_dir=tmp_path) as kis:
+        store = kis._tokens._store
+        assert isinstance(store, FileTokenStore)
+        holder = os.open(store._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with anyio.fail_after(10):
+                await kis.get_current_price("005930")
+        finally:
+            os.close(holder)
+        assert kis.token_requests == 1
