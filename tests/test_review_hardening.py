@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from kis_async.mock import MockKIS
 
 from .conftest import on
 from .helpers import ManualClock
-from .test_order_hardening import HISTORY_PATH, RVSECNCL_PATH, _history, _router, _row
+from .test_order_hardening import HISTORY_PATH, ORDER_PATH, RVSECNCL_PATH, _history, _router, _row
 
 # -- revise/cancel: "all that rests" is not a wildcard that claims a sibling's record ----
 
@@ -105,3 +106,28 @@ async def test_a_stuck_lock_holder_delays_a_token_no_longer_than_the_timeout(
         finally:
             os.close(holder)
         assert kis.token_requests == 1
+
+
+# -- an identical order of this client in an unknown state: never a resend ---------------
+
+
+async def test_no_resend_while_an_identical_order_is_unresolved(mock: MockKIS) -> None:
+    # The first buy is cancelled by its caller mid-POST (the order is at KIS); the caller
+    # tries again, and that answer is lost. The history is slow to show either order, so
+    # nothing is found; with an identical order of this client still unresolved, that
+    # proves nothing, and a resend would make it two orders.
+    mock.faults.slow_seconds = 0.5
+    mock.faults.history_lag = 600.0
+    async with on(
+        mock, order_settle_seconds=0, max_retries=0, resend_unconfirmed_orders=True
+    ) as kis:
+        quote = await kis.get_current_price("005930")
+        price = quote.lower_limit + quote.tick_size * 3
+        mock.faults.schedule("slow", path=ORDER_PATH)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(kis.buy("005930", 1, price), 0.1)
+        assert len(mock.orders) == 1
+        mock.faults.schedule("timeout", path=ORDER_PATH)
+        with pytest.raises(OrderStateUnknownError):
+            await kis.buy("005930", 1, price)  # before: resent, a second order
+    assert len(mock.orders) == 1
