@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import anyio
 import httpx
 import pytest
 
-from kis_async import ConfigError, KISSettings, OrderStateUnknownError
+from kis_async import ConfigError, KISSettings, OrderStateUnknownError, market
 from kis_async._auth import FileTokenStore
 from kis_async._trading_models import OrderRecord
 from kis_async.mock import MockKIS
@@ -131,3 +133,16 @@ async def test_no_resend_while_an_identical_order_is_unresolved(mock: MockKIS) -
         with pytest.raises(OrderStateUnknownError):
             await kis.buy("005930", 1, price)  # before: resent, a second order
     assert len(mock.orders) == 1
+
+
+# -- the tax's trade date is a date in Korea ----------------------------------------------
+
+
+def test_the_tax_rate_reads_an_aware_trade_time_in_korea() -> None:
+    # 08:30 KST on 2024-12-27 (an NXT pre-market trade) is still 2024-12-26 in UTC; the
+    # trade date, and so 2025's rate, is Korea's.
+    fees = market.FeeSchedule()
+    at = datetime(2024, 12, 26, 23, 30, tzinfo=UTC)
+    assert fees.tax_rate(at) == Decimal("0.0015")
+    assert fees.tax(10_000_000, at) == 15_000  # before: 18,000 KRW, 2024's rate
+    assert fees.tax_rate(datetime(2024, 12, 26, 15, 0)) == Decimal("0.0018")  # naive: as is
