@@ -14,8 +14,9 @@ import anyio
 import httpx
 import pytest
 
-from kis_async import ConfigError, KISSettings, OrderStateUnknownError, market
+from kis_async import CircuitOpenError, ConfigError, KISSettings, OrderStateUnknownError, market
 from kis_async._auth import FileTokenStore
+from kis_async._limits import CircuitBreaker, CircuitState
 from kis_async._trading_models import OrderRecord
 from kis_async.mock import MockKIS
 
@@ -146,3 +147,33 @@ def test_the_tax_rate_reads_an_aware_trade_time_in_korea() -> None:
     assert fees.tax_rate(at) == Decimal("0.0015")
     assert fees.tax(10_000_000, at) == 15_000  # before: 18,000 KRW, 2024's rate
     assert fees.tax_rate(datetime(2024, 12, 26, 15, 0)) == Decimal("0.0018")  # naive: as is
+
+
+# -- half-open: a trial that hangs or is cancelled ------------------------------------
+
+
+async def test_half_open_followers_wait_no_longer_than_their_bound() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(1, 30, monotonic=lambda: now[0], trial_wait=0.05)
+    breaker.record_failure("GET inquire-price to h:1: HTTP 503")
+    now[0] = 31
+    await breaker.admit()  # the trial, which then hangs
+    with anyio.fail_after(5), pytest.raises(CircuitOpenError, match="did not finish"):
+        await breaker.admit()
+    assert "HTTP 503" in str(breaker.last_failure)
+
+
+async def test_a_cancelled_trial_hands_the_trial_to_a_follower() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(1, 30, monotonic=lambda: now[0], trial_wait=5)
+    breaker.record_failure("boom")
+    now[0] = 31
+    await breaker.admit()  # the trial
+    follower = asyncio.ensure_future(breaker.admit())
+    await asyncio.sleep(0)
+    assert not follower.done()  # it waits for the trial's outcome
+    breaker.release()  # the trial's caller was cancelled: no outcome
+    with anyio.fail_after(5):
+        await follower  # admitted as the next trial, not failed
+    breaker.record_success()
+    assert breaker.state is CircuitState.CLOSED
