@@ -85,9 +85,13 @@ def normalise_host(host: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    """Whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1).
+
+    Names under ``.localhost`` are not counted: many resolvers (glibc's among them)
+    send them to DNS like any other name, so they may lead off the machine.
+    """
     name = normalise_host(host).strip("[]")
-    if name == "localhost" or name.endswith(".localhost"):
+    if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback

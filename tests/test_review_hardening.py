@@ -177,3 +177,20 @@ async def test_a_cancelled_trial_hands_the_trial_to_a_follower() -> None:
         await follower  # admitted as the next trial, not failed
     breaker.record_success()
     assert breaker.state is CircuitState.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("url", "confirm"),
+    [
+        ("http://127.0.0.1:8000", False),
+        ("http://localhost.:8000", False),
+        ("http://[::1]:8000", False),
+        # A name under .localhost is resolved like any other by many resolvers (glibc
+        # asks DNS): it could lead anywhere, so real tr_ids sent there need the opt-in.
+        ("http://kis.localhost:8000", True),
+        ("http://mock-kis.example:8000", True),
+    ],
+)
+def test_only_this_machine_spares_the_production_confirmation(url: str, confirm: bool) -> None:
+    settings = KISSettings(_env_file=None, env="mock", base_url=url)
+    assert settings.needs_production_confirmation is confirm
