@@ -18,9 +18,9 @@ from kis_async import CircuitOpenError, ConfigError, KISSettings, OrderStateUnkn
 from kis_async._auth import FileTokenStore
 from kis_async._limits import CircuitBreaker, CircuitState
 from kis_async._trading_models import OrderRecord
-from kis_async.mock import MockKIS
+from kis_async.mock import MockClock, MockKIS
 
-from .conftest import on
+from .conftest import MIDDAY, on
 from .helpers import ManualClock
 from .test_order_hardening import HISTORY_PATH, ORDER_PATH, RVSECNCL_PATH, _history, _router, _row
 
@@ -194,3 +194,36 @@ async def test_a_cancelled_trial_hands_the_trial_to_a_follower() -> None:
 def test_only_this_machine_spares_the_production_confirmation(url: str, confirm: bool) -> None:
     settings = KISSettings(_env_file=None, env="mock", base_url=url)
     assert settings.needs_production_confirmation is confirm
+
+
+# -- the client against the mock's order faults --------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["bad_gateway_after", "gateway_timeout_after"])
+async def test_an_order_recorded_then_answered_by_the_gateway_is_recovered_once(
+    mock: MockKIS, fault: str
+) -> None:
+    async with on(mock, order_settle_seconds=0, resend_unconfirmed_orders=True) as kis:
+        quote = await kis.get_current_price("005930")
+        price = quote.lower_limit + quote.tick_size * 3
+        mock.faults.schedule(fault, path=ORDER_PATH)
+        result = await kis.buy("005930", 1, price)
+    assert result.recovered is True
+    assert [order.order_id for order in mock.orders] == [result.order_id]
+
+
+async def test_a_lagging_history_is_waited_for_not_answered_with_a_resend() -> None:
+    # The order is recorded and its answer lost; the history shows it only after a lag
+    # (mock clock, running in real time) shorter than the settle: the polls find it.
+    mock = MockKIS(seed=3, clock=MockClock(MIDDAY), rate_limit=float("inf"))
+    mock.faults.history_lag = 0.2
+    async with on(
+        mock, order_settle_seconds=1.0, resend_unconfirmed_orders=True, max_retries=0
+    ) as kis:
+        quote = await kis.get_current_price("005930")
+        price = quote.lower_limit + quote.tick_size * 3
+        mock.faults.schedule("timeout_after", path=ORDER_PATH)
+        result = await kis.buy("005930", 1, price)
+    assert result.recovered is True
+    assert [order.order_id for order in mock.orders] == [result.order_id]
+    assert mock.stats.requests[ORDER_PATH] == 1
