@@ -18,7 +18,7 @@ from kis_async import CircuitOpenError, ConfigError, KISSettings, OrderStateUnkn
 from kis_async._auth import FileTokenStore
 from kis_async._limits import CircuitBreaker, CircuitState
 from kis_async._trading_models import OrderRecord
-from kis_async.mock import MockClock, MockKIS
+from kis_async.mock import FaultKind, MockClock, MockKIS
 
 from .conftest import MIDDAY, on
 from .helpers import ManualClock
@@ -201,7 +201,7 @@ def test_only_this_machine_spares_the_production_confirmation(url: str, confirm:
 
 @pytest.mark.parametrize("fault", ["bad_gateway_after", "gateway_timeout_after"])
 async def test_an_order_recorded_then_answered_by_the_gateway_is_recovered_once(
-    mock: MockKIS, fault: str
+    mock: MockKIS, fault: FaultKind
 ) -> None:
     async with on(mock, order_settle_seconds=0, resend_unconfirmed_orders=True) as kis:
         quote = await kis.get_current_price("005930")
