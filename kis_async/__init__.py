@@ -8,6 +8,8 @@ async with kis_async.AsyncKISClient() as kis:      # no credentials: the mock se
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import market
 from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
 from ._base_client import ClientStats
@@ -67,12 +69,68 @@ from .shared import (
     SharedStoreError,
 )
 
+if TYPE_CHECKING:
+    from .mock import MockKIS
+    from .stream import (
+        AlreadySubscribedError,
+        AppKeyInUseError,
+        FillNotice,
+        InvalidTrIdError,
+        KISStream,
+        NoticeKind,
+        OrderBookUpdate,
+        StreamClosedError,
+        StreamConnectionError,
+        StreamError,
+        StreamEvent,
+        StreamProtocolError,
+        StreamStats,
+        StreamView,
+        Subscription,
+        SubscriptionError,
+        SubscriptionLimitError,
+        SubscriptionTimeoutError,
+        TradeTick,
+        WebsocketsTransport,
+        WebSocketTransport,
+    )
+
 __version__ = "0.1.0"
+
+#: Public names of kis_async.stream, imported on first use (the stream's socket and
+#: decryption need the optional "stream" extra).
+_STREAM_NAMES = frozenset(
+    {
+        "AlreadySubscribedError",
+        "AppKeyInUseError",
+        "FillNotice",
+        "InvalidTrIdError",
+        "KISStream",
+        "NoticeKind",
+        "OrderBookUpdate",
+        "StreamClosedError",
+        "StreamConnectionError",
+        "StreamError",
+        "StreamEvent",
+        "StreamProtocolError",
+        "StreamStats",
+        "StreamView",
+        "Subscription",
+        "SubscriptionError",
+        "SubscriptionLimitError",
+        "SubscriptionTimeoutError",
+        "TradeTick",
+        "WebSocketTransport",
+        "WebsocketsTransport",
+    }
+)
 
 __all__ = [
     "KIS_CODES",
     "KST",
     "AccessToken",
+    "AlreadySubscribedError",
+    "AppKeyInUseError",
     "AppKeyPool",
     "AsyncKISClient",
     "AuthError",
@@ -91,21 +149,26 @@ __all__ = [
     "Env",
     "Exchange",
     "FileTokenStore",
+    "FillNotice",
     "Holding",
     "InvalidRequestError",
+    "InvalidTrIdError",
     "KISAPIError",
     "KISError",
     "KISModel",
     "KISResponseError",
     "KISServerError",
     "KISSettings",
+    "KISStream",
     "KISTimeoutError",
     "KISTransportError",
     "MachineBudget",
     "MemoryTokenStore",
     "MockKIS",
+    "NoticeKind",
     "OrderBook",
     "OrderBookLevel",
+    "OrderBookUpdate",
     "OrderRecord",
     "OrderRejectedError",
     "OrderResult",
@@ -122,10 +185,24 @@ __all__ = [
     "SharedStoreError",
     "Side",
     "StockInfo",
+    "StreamClosedError",
+    "StreamConnectionError",
+    "StreamError",
+    "StreamEvent",
+    "StreamProtocolError",
+    "StreamStats",
+    "StreamView",
+    "Subscription",
+    "SubscriptionError",
+    "SubscriptionLimitError",
+    "SubscriptionTimeoutError",
     "SystemClock",
     "TokenExpiredError",
     "TokenIssueThrottledError",
     "TokenStore",
+    "TradeTick",
+    "WebSocketTransport",
+    "WebsocketsTransport",
     "describe_code",
     "market",
 ]
@@ -144,4 +221,8 @@ def __getattr__(name: str) -> object:
         from .mock import MockKIS
 
         return MockKIS
+    if name in _STREAM_NAMES:
+        from . import stream
+
+        return getattr(stream, name)
     raise AttributeError(f"module 'kis_async' has no attribute {name!r}")

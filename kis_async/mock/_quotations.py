@@ -11,6 +11,7 @@ from ._history import Bar
 from ._market import Book, Extremes, Market, Quote
 from ._prices import limit_sign
 from ._routes import Call, Endpoint, Server, tr_ids
+from ._universe import Ticker
 from ._wire import Encoded, Success, gateway, invalid_input, ratio, scaled
 
 __all__ = [
@@ -394,14 +395,7 @@ class Quotations:
         # Collateral value: 70% of the base price, as the balance shows it.
         collateral = str(round_to_tick(quote.base * 7 // 10 or 1, "down"))
         known = {
-            "pdno": ticker.code,
-            "prdt_type_cd": "300",
-            "prdt_name": ticker.name_ko,
-            "prdt_name120": ticker.name_ko,
-            "prdt_abrv_name": ticker.name_ko,
-            "prdt_eng_name": ticker.name_en,
-            "prdt_eng_name120": ticker.name_en,
-            "prdt_eng_abrv_name": ticker.name_en,
+            **_product_names(ticker),
             "mket_id_cd": "STK" if market == "KOSPI" else "KSQ",
             "scty_grp_id_cd": "ST",
             "excg_dvsn_cd": "02" if market == "KOSPI" else "03",
@@ -442,19 +436,26 @@ class Quotations:
         code = self._code(call, "PDNO", now)
         ticker = self.market.tickers[code]
         known = {
-            "pdno": ticker.code,
-            "prdt_type_cd": "300",
-            "prdt_name": ticker.name_ko,
-            "prdt_name120": ticker.name_ko,
-            "prdt_abrv_name": ticker.name_ko,
-            "prdt_eng_name": ticker.name_en,
-            "prdt_eng_name120": ticker.name_en,
-            "prdt_eng_abrv_name": ticker.name_en,
+            **_product_names(ticker),
             "std_pdno": ticker.isin,
             "shtn_pdno": ticker.code,
             "frst_erlm_dt": _ymd(ticker.listed),
         }
         return Success({"output": {name: known.get(name, "") for name in PRODUCT_INFO_FIELDS}})
+
+
+def _product_names(ticker: Ticker) -> dict[str, str]:
+    """The code and name fields search-stock-info and search-info share."""
+    return {
+        "pdno": ticker.code,
+        "prdt_type_cd": "300",
+        "prdt_name": ticker.name_ko,
+        "prdt_name120": ticker.name_ko,
+        "prdt_abrv_name": ticker.name_ko,
+        "prdt_eng_name": ticker.name_en,
+        "prdt_eng_name120": ticker.name_en,
+        "prdt_eng_abrv_name": ticker.name_en,
+    }
 
 
 #: search-stock-info's ``output`` fields, in the order of the official column map
