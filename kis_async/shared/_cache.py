@@ -34,8 +34,9 @@ from urllib.parse import urlencode
 
 from kis_async._clock import Clock
 from kis_async._endpoints import CacheKind
+from kis_async._redact import get_logger
 
-from ._redis import connect
+from ._redis import connect, redis_errors, require_redis, safe_url
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -50,6 +51,8 @@ __all__ = [
     "RedisCache",
     "ResponseCache",
 ]
+
+logger = get_logger("kis_async.shared")
 
 #: Seconds the Redis backend keeps an "until evicted" entry (Redis needs some bound).
 _REDIS_FOREVER = 30 * 24 * 3600
@@ -140,12 +143,18 @@ class MemoryCache:
 
 
 class RedisCache:
-    """In Redis at ``url``, shared by every process and host; expiry by Redis."""
+    """In Redis at ``url``, shared by every process and host; expiry by Redis.
+
+    While Redis cannot be reached the cache misses (every query is sent) and logs one
+    warning; it is a cache, not a source of truth.
+    """
 
     def __init__(self, url: str, *, prefix: str = "kis-async:cache") -> None:
+        require_redis()
         self.url = url
         self._prefix = prefix
         self._redis: Redis | None = None
+        self._down = False
 
     def _client(self) -> Redis:
         if self._redis is None:
@@ -153,12 +162,34 @@ class RedisCache:
         return self._redis
 
     async def get(self, key: str) -> CachedAnswer | None:
-        raw = await self._client().get(f"{self._prefix}:{key}")
-        return None if raw is None else CachedAnswer.from_json(raw)
+        try:
+            raw = await self._client().get(f"{self._prefix}:{key}")
+        except redis_errors() as exc:
+            self._unreachable(exc)
+            return None
+        self._down = False
+        if raw is None:
+            return None
+        try:
+            return CachedAnswer.from_json(raw)
+        except (ValueError, TypeError):
+            return None  # not ours, or from another version: a miss
 
     async def set(self, key: str, answer: CachedAnswer, ttl: float) -> None:
         ms = _REDIS_FOREVER * 1000 if math.isinf(ttl) else max(1, int(ttl * 1000))
-        await self._client().set(f"{self._prefix}:{key}", answer.to_json(), px=ms)
+        try:
+            await self._client().set(f"{self._prefix}:{key}", answer.to_json(), px=ms)
+        except redis_errors() as exc:
+            self._unreachable(exc)
+
+    def _unreachable(self, exc: BaseException) -> None:
+        if not self._down:
+            self._down = True
+            logger.warning(
+                "the response cache at %s is unreachable (%s): queries are sent uncached",
+                safe_url(self.url),
+                type(exc).__name__,
+            )
 
     async def aclose(self) -> None:
         if self._redis is not None:

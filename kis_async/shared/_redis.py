@@ -10,7 +10,7 @@ from kis_async._errors import ConfigError
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["connect", "is_redis_url", "redis_errors", "safe_url"]
+__all__ = ["connect", "is_redis_url", "redis_errors", "require_redis", "safe_url"]
 
 #: Seconds to open a connection and to wait for an answer. Short: a budget that cannot
 #: reach Redis falls back to its local pace rather than stalling requests.
@@ -34,6 +34,16 @@ def safe_url(url: str) -> str:
         host = f"{host}:{parts.port}"
     user = f"{parts.username}:***@" if parts.username else ":***@"
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+def require_redis() -> None:
+    """ConfigError now, at construction, when the optional redis package is missing."""
+    try:
+        import redis.asyncio  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "sharing over Redis needs the redis package: pip install 'kis-async[redis]'"
+        ) from None
 
 
 def connect(url: str) -> Redis:

@@ -20,7 +20,7 @@ from kis_async._redact import get_logger
 
 from ._budget import DEFAULT_QUEUE_TIMEOUT, ProcessBudget, _PacedBudget
 from ._pacing import Decision, Outcome, Pacing, PacingState
-from ._redis import connect, redis_errors, safe_url
+from ._redis import connect, redis_errors, require_redis, safe_url
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -125,6 +125,7 @@ class RedisBudget(_PacedBudget):
         super().__init__(pacing, queue_timeout=queue_timeout)
         if not 0 < fallback_share <= 1:
             raise ValueError(f"fallback_share must be in (0, 1], got {fallback_share}")
+        require_redis()
         self.url = url
         self.key = f"{prefix}:{key}"
         fallback = Pacing(

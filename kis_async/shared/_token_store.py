@@ -32,7 +32,7 @@ from kis_async._clock import Clock
 from kis_async._errors import KISError
 from kis_async._redact import get_logger
 
-from ._redis import connect, redis_errors, safe_url
+from ._redis import connect, redis_errors, require_redis, safe_url
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -89,6 +89,7 @@ class RedisTokenStore:
         prefix: str = "kis-async:auth",
         lock_ttl: float = LOCK_TTL,
     ) -> None:
+        require_redis()
         self.url = url
         base = f"{prefix}:{key}:{kind}"
         self._token_key = base

@@ -145,3 +145,16 @@ async def test_asked_for_ttls_expire_on_the_mock_clock(kind: str) -> None:
     clock.advance(5)
     await cache.fetch(kind, "T", PARAMS, server.send, today=TODAY)  # type: ignore[arg-type]
     assert server.sent == 2
+
+
+async def test_an_unreachable_redis_cache_only_misses(caplog: pytest.LogCaptureFixture) -> None:
+    from .conftest import free_port
+
+    cache = ResponseCache(RedisCache(f"redis://127.0.0.1:{free_port()}/0"))
+    server = Server()
+    params = {"PRDT_TYPE_CD": "300", "PDNO": "005930"}
+    for _ in range(2):
+        answer = await cache.fetch("stock_info", "CTPF1002R", params, server.send, today=TODAY)
+    assert server.sent == 2  # nothing kept, nothing lost
+    assert answer.body["n"] == 2
+    assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
