@@ -22,6 +22,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,6 +259,7 @@ class MachineBudget(_PacedBudget):
         super().__init__(pacing, queue_timeout=queue_timeout)
         self.path = Path(directory) / f"{key}.budget"
         self._file: IO[bytes] | None = None
+        self._threads = threading.Lock()
 
     def _open(self) -> IO[bytes]:
         if self._file is None:
@@ -266,34 +268,32 @@ class MachineBudget(_PacedBudget):
             self._file = os.fdopen(fd, "r+b", buffering=0)
         return self._file
 
-    def _transact(self, op: str, max_wait: float | None) -> tuple[Decision | None, PacingState]:
-        handle = self._open()
-        with _locked(handle):
+    def _transact(self, op: str, max_wait: float | None) -> tuple[Decision, PacingState]:
+        # The thread lock first: flock does not exclude two threads sharing one open
+        # file (a reservation and an EGW00201 report of this same process).
+        with self._threads, _locked(self._open()) as handle:
             handle.seek(0)
             state = _decode_state(handle.read())
             now = time.monotonic()
-            decision: Decision | None
             if op == "reserve":
                 decision = reserve(state, now, self.pacing, max_wait=max_wait)
                 if decision.outcome is not Outcome.GRANTED:
-                    return decision, state
+                    return decision, state  # nothing changed: nothing to write
             else:
-                rate = rate_limited(state, now, self.pacing)
-                decision = Decision(Outcome.GRANTED, 0.0, rate)
+                decision = Decision(Outcome.GRANTED, 0.0, rate_limited(state, now, self.pacing))
             handle.seek(0)
             handle.write(_encode_state(state))
             handle.truncate()
-            return (decision if op == "reserve" else None), state
+            return decision, state
 
     async def _reserve(self, max_wait: float | None) -> Decision:
         decision, state = await anyio.to_thread.run_sync(self._transact, "reserve", max_wait)
-        assert decision is not None
         self._note(state, decision.rate)
         return decision
 
     async def _limited(self) -> None:
-        _, state = await anyio.to_thread.run_sync(self._transact, "limited", None)
-        self._note(state, state.rate)
+        decision, state = await anyio.to_thread.run_sync(self._transact, "limited", None)
+        self._note(state, decision.rate)
 
     async def aclose(self) -> None:
         if self._file is not None:
@@ -334,7 +334,7 @@ class _locked:
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> IO[bytes]:
         if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
             import msvcrt
 
@@ -342,13 +342,14 @@ class _locked:
             while True:
                 try:
                     msvcrt.locking(self._handle.fileno(), msvcrt.LK_LOCK, 1)
-                    return
+                    return self._handle
                 except OSError:
                     continue
         else:
             import fcntl
 
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX)
+        return self._handle
 
     def __exit__(self, *exc: object) -> None:
         if sys.platform == "win32":  # pragma: no cover
