@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .._clock import KST
-from .._errors import InvalidRequestError
-from .._models import Candle, PriceType
-from .._validation import check_tickers
+from kis_async._clock import KST
+from kis_async._errors import InvalidRequestError
+from kis_async._models import Candle, PriceType
+from kis_async._validation import check_tickers
+
 from ._stores import BarStore, DateRange, SQLiteStore, StoredBar, merge_ranges
 
 if TYPE_CHECKING:
-    from .._client import AsyncKISClient
+    from kis_async._client import AsyncKISClient
 
 __all__ = ["BackfillProgress", "BackfillReport", "backfill", "last_complete_day"]
 

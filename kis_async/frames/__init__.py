@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .._models import Candle, CurrentPrice
-from .._trading_models import Balance, Holding, OrderRecord
+from kis_async._models import Candle, CurrentPrice
+from kis_async._trading_models import Balance, Holding, OrderRecord
 
 if TYPE_CHECKING:
     import pandas
@@ -209,7 +209,8 @@ def to_polars(data: Any) -> polars.DataFrame:
         if name in ints:
             columns[name] = pl.Series(name, values, dtype=pl.Int64)
         elif values and all(isinstance(v, Decimal) for v in values):
-            columns[name] = pl.Series(name, values, dtype=pl.Decimal(scale=_scale(values)))
+            scale = _scale([v for v in values if isinstance(v, Decimal)])
+            columns[name] = pl.Series(name, values, dtype=pl.Decimal(scale=scale))
         else:
             columns[name] = pl.Series(name, values)
     return pl.DataFrame(columns)

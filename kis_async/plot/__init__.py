@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._errors import InvalidRequestError
-from .._models import Candle
+from kis_async._errors import InvalidRequestError
+from kis_async._models import Candle
 
 __all__ = ["DOWN_COLOUR", "FLAT_COLOUR", "UP_COLOUR", "plot_candles"]
 
