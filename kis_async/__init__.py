@@ -9,7 +9,7 @@ async with kis_async.AsyncKISClient() as kis:      # no credentials: the mock se
 from __future__ import annotations
 
 from . import market
-from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
+from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore, token_cache_key
 from ._base_client import ClientStats
 from ._client import AsyncKISClient
 from ._clock import KST, Clock, SystemClock
@@ -101,6 +101,7 @@ __all__ = [
     "TokenIssueThrottledError",
     "TokenStore",
     "market",
+    "token_cache_key",
 ]
 
 # Users see kis_async.RateLimitError, not a private module path (as httpx does).

@@ -1,0 +1,13 @@
+"""The ``kis`` command line: ``kis quote 005930``, ``kis backfill ...``, ``kis doctor``.
+
+Installed as the console script ``kis`` and runnable as ``python -m kis_async``. In a
+terminal it prints tables (``pip install 'kis-async[cli]'`` for rich); piped, or with
+``--json``, one JSON object per line. Errors are one line on stderr with a nonzero
+exit status (``--debug`` shows the traceback). Secrets are never printed.
+"""
+
+from __future__ import annotations
+
+from kis_async.cli._app import build_parser, main
+
+__all__ = ["build_parser", "main"]
