@@ -544,7 +544,10 @@ def _mock_serve(argv: Sequence[str]) -> int:
     # The mock's own command line, whole: its options come along as they grow.
     from kis_async.mock import __main__ as mock_cli
 
-    return int(mock_cli.main(list(argv)) or 0)
+    try:
+        return int(mock_cli.main(list(argv)) or 0)
+    except SystemExit as exc:  # its argparse: --help (0) and usage errors (2)
+        return exc.code if isinstance(exc.code, int) else 1
 
 
 def _split_mock_serve(argv: Sequence[str]) -> list[str] | None:
