@@ -218,7 +218,12 @@ def test_mock_serve_hands_every_option_to_the_mocks_own_command_line(
     assert main(["mock", "serve", "--help"]) == 0
     assert "--rate-limit" in capsys.readouterr().out
     seen: list[list[str]] = []
-    monkeypatch.setattr(mock_cli, "main", lambda argv: seen.append(list(argv)) or 0)
+
+    def fake_main(argv: list[str]) -> int:
+        seen.append(list(argv))
+        return 0
+
+    monkeypatch.setattr(mock_cli, "main", fake_main)
     assert main(["mock", "serve", "--port", "8123", "--some-new-option", "x"]) == 0
     assert seen == [["--port", "8123", "--some-new-option", "x"]]
 
