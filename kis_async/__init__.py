@@ -13,6 +13,7 @@ from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore, to
 from ._base_client import ClientStats
 from ._client import AsyncKISClient
 from ._clock import KST, Clock, SystemClock
+from ._codes import KIS_CODES, describe_code
 from ._config import Env, KISSettings
 from ._errors import (
     AuthError,
@@ -56,6 +57,7 @@ from ._trading_models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "KIS_CODES",
     "KST",
     "AccessToken",
     "AsyncKISClient",
@@ -100,6 +102,7 @@ __all__ = [
     "TokenExpiredError",
     "TokenIssueThrottledError",
     "TokenStore",
+    "describe_code",
     "market",
     "token_cache_key",
 ]

@@ -67,9 +67,9 @@ class Response:
     abort: bool = False
 
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """Headers as ASGI wants them, with content-length."""
+        """Headers as ASGI wants them, with Content-Length (names keep their case)."""
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
-        raw.append((b"content-length", str(len(self.body)).encode("ascii")))
+        raw.append((b"Content-Length", str(len(self.body)).encode("ascii")))
         return raw
 
 
@@ -140,7 +140,7 @@ class ASGIApp:
                 {
                     "type": "http.response.start",
                     "status": response.status,
-                    "headers": [(b"content-type", b"application/json")],
+                    "headers": [(b"Content-Type", b"application/json")],
                 }
             )
             return

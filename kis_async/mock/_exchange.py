@@ -58,7 +58,7 @@ import re
 from datetime import date, datetime, time
 
 from kis_async._clock import KST, Clock
-from kis_async.market import FeeSchedule, buy_cost, is_on_tick
+from kis_async.market import FeeSchedule, InstrumentKind, buy_cost, is_on_tick
 
 from ._accounts import MockAccount
 from ._calendar import MINUTE_STAMPS, OPEN, SESSION_BARS, visible_bars
@@ -222,7 +222,7 @@ class Exchange:
         self._check_venue(ticker, order_type, exchange)
         _, lower, upper = market.limits(ticker, session)
         if order_type == "limit":
-            _check_price(price, lower, upper)
+            _check_price(price, lower, upper, market.tickers[ticker].kind)
         else:
             price = 0
         self.catch_up(now)
@@ -265,7 +265,7 @@ class Exchange:
         original = self._original(account, original_order_id, org_no)
         moved = self._quantity(original, quantity)
         _, lower, upper = self.market.limits(original.ticker, self.market.session(now))
-        _check_price(price, lower, upper)
+        _check_price(price, lower, upper, self.market.tickers[original.ticker].kind)
         if original.is_buy:
             # What resting buys would reserve with the moved shares at the new price.
             keep = buy_cost(original.price, original.resting - moved, self.fees)
@@ -535,8 +535,8 @@ class _LazyShares:
         return self._draw()[0 if buy else 1]
 
 
-def _check_price(price: int, lower: int, upper: int) -> None:
-    if not is_on_tick(price):
+def _check_price(price: int, lower: int, upper: int, kind: InstrumentKind) -> None:
+    if not is_on_tick(price, kind):
         raise rejection(OFF_TICK)
     if not lower <= price <= upper:
         raise rejection(BEYOND_BAND)
