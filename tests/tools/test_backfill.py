@@ -41,6 +41,8 @@ def _mock(**options: Any) -> MockKIS:
 
 def _rows(path: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path) as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'bars'").fetchone():
+            return []  # killed before the schema was committed
         return db.execute("SELECT * FROM bars ORDER BY ticker, period, date").fetchall()
 
 
