@@ -32,6 +32,7 @@ from ._errors import (
     TokenExpiredError,
     TokenIssueThrottledError,
 )
+from ._events import RequestEvent, RequestHook
 from ._models import (
     Candle,
     ChangeSign,
@@ -96,6 +97,8 @@ __all__ = [
     "OrderType",
     "PriceType",
     "RateLimitError",
+    "RequestEvent",
+    "RequestHook",
     "Side",
     "StockInfo",
     "SystemClock",

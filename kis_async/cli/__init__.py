@@ -8,6 +8,7 @@ exit status (``--debug`` shows the traceback). Secrets are never printed.
 
 from __future__ import annotations
 
-from kis_async.cli._app import build_parser, main
+from kis_async.cli.__main__ import main
+from kis_async.cli._app import build_parser
 
 __all__ = ["build_parser", "main"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 import time as _time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,7 +27,7 @@ from kis_async import (
 from kis_async.cli._output import Output
 from kis_async.frames import to_records
 
-__all__ = ["main"]
+__all__ = ["CommandError", "build_parser", "prepare", "report_error", "run"]
 
 ClientFactory = Callable[[], AsyncKISClient]
 
@@ -562,59 +561,44 @@ def _split_mock_serve(argv: Sequence[str]) -> list[str] | None:
     return None
 
 
-async def _run(
-    command: Command,
-    args: argparse.Namespace,
-    out: Output,
-    stdin: IO[str],
-    client_factory: ClientFactory | None,
-) -> int:
-    kis = client_factory() if client_factory is not None else AsyncKISClient()
-    async with kis:
-        return await command(kis, args, out, stdin)
-
-
-def main(
-    argv: Sequence[str] | None = None,
-    *,
-    stdin: IO[str] | None = None,
-    stdout: IO[str] | None = None,
-    stderr: IO[str] | None = None,
-    client_factory: ClientFactory | None = None,
-) -> int:
-    """Run ``kis`` with ``argv`` (default the process's) and return the exit status.
-
-    0 success; 1 a failed command (an error, a refused confirmation, a failed check);
-    2 a usage error. ``client_factory`` builds the client (default
-    ``AsyncKISClient()`` from the environment).
-    """
-    words = list(sys.argv[1:] if argv is None else argv)
-    stdin = stdin if stdin is not None else sys.stdin
-    stdout = stdout if stdout is not None else sys.stdout
-    stderr = stderr if stderr is not None else sys.stderr
+def prepare(
+    words: Sequence[str], stdout: IO[str], stderr: IO[str]
+) -> tuple[argparse.Namespace, Output] | int:
+    """Parsed arguments and the output they ask for, or the exit status of a command
+    that is already done (``mock serve``, ``--help``, a usage error)."""
     serve_args = _split_mock_serve(words)
     if serve_args is not None:
         return _mock_serve(serve_args)
-    parser = build_parser()
     try:
-        args = parser.parse_args(words)
+        args = build_parser().parse_args(list(words))
     except SystemExit as exc:  # argparse's usage errors (2) and --help (0)
-        return int(exc.code or 0)
+        return exc.code if isinstance(exc.code, int) else 2
     json_mode = args.json or (not args.pretty and not _is_terminal(stdout))
-    out = Output(stdout, stderr, json_mode=json_mode)
-    try:
-        return asyncio.run(_run(_COMMANDS[args.command], args, out, stdin, client_factory))
-    except KeyboardInterrupt:
-        stderr.write("kis: interrupted\n")
-        return 130
-    except (CommandError, KISError, ValueError, OSError) as exc:
-        if args.debug:
-            traceback.print_exc(file=stderr)
-        status = exc.status if isinstance(exc, CommandError) else 1
-        kind = "" if isinstance(exc, CommandError) else f"{type(exc).__name__}: "
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        stderr.write(f"kis: error: {kind}{message}\n")
-        return status
+    return args, Output(stdout, stderr, json_mode=json_mode)
+
+
+async def run(
+    args: argparse.Namespace,
+    out: Output,
+    stdin: IO[str],
+    client_factory: ClientFactory | None = None,
+) -> int:
+    """Run the parsed command with a client from ``client_factory`` (default
+    ``AsyncKISClient()``); errors are the caller's to report."""
+    kis = client_factory() if client_factory is not None else AsyncKISClient()
+    async with kis:
+        return await _COMMANDS[args.command](kis, args, out, stdin)
+
+
+def report_error(exc: BaseException, args: argparse.Namespace, stderr: IO[str]) -> int:
+    """Print ``exc`` as one line (with the traceback under --debug); its exit status."""
+    if args.debug:
+        traceback.print_exception(exc, file=stderr)
+    status = exc.status if isinstance(exc, CommandError) else 1
+    kind = "" if isinstance(exc, CommandError) else f"{type(exc).__name__}: "
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    stderr.write(f"kis: error: {kind}{message}\n")
+    return status
 
 
 def _is_terminal(stream: IO[str]) -> bool:
