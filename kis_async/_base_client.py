@@ -437,6 +437,7 @@ class BaseKISClient:
 
     @property
     def clock(self) -> Clock:
+        """The clock this client reads: KST wall time and a monotonic clock (seconds)."""
         return self._clock
 
     @property

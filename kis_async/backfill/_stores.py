@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS manifest (
 """
 
 
-class SQLiteStore(_Threaded):
+class SQLiteStore(_Threaded, BarStore):
     """Bars and manifest in one SQLite file (the default store; standard library only).
 
     Table ``bars(ticker, period, date, open, high, low, close, volume, value)`` with
@@ -266,7 +266,7 @@ def _bar(row: Sequence[Any]) -> StoredBar:
     return StoredBar(str(ticker), str(period), date.fromisoformat(day), o, h, lo, c, v, val)
 
 
-class ParquetStore(_Threaded):
+class ParquetStore(_Threaded, BarStore):
     """Bars as Parquet files under a directory (``pip install 'kis-async[parquet]'``).
 
     Layout: ``<root>/period=<P>/ticker=<code>/<start>_<end>.parquet``, one file per
