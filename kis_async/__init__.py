@@ -8,6 +8,8 @@ async with kis_async.AsyncKISClient() as kis:      # no credentials: the mock se
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import market
 from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore, token_cache_key
 from ._base_client import ClientStats
@@ -55,12 +57,68 @@ from ._trading_models import (
     Side,
 )
 
+if TYPE_CHECKING:
+    from .mock import MockKIS
+    from .stream import (
+        AlreadySubscribedError,
+        AppKeyInUseError,
+        FillNotice,
+        InvalidTrIdError,
+        KISStream,
+        NoticeKind,
+        OrderBookUpdate,
+        StreamClosedError,
+        StreamConnectionError,
+        StreamError,
+        StreamEvent,
+        StreamProtocolError,
+        StreamStats,
+        StreamView,
+        Subscription,
+        SubscriptionError,
+        SubscriptionLimitError,
+        SubscriptionTimeoutError,
+        TradeTick,
+        WebsocketsTransport,
+        WebSocketTransport,
+    )
+
 __version__ = "0.1.0"
+
+#: Public names of kis_async.stream, imported on first use (the stream's socket and
+#: decryption need the optional "stream" extra).
+_STREAM_NAMES = frozenset(
+    {
+        "AlreadySubscribedError",
+        "AppKeyInUseError",
+        "FillNotice",
+        "InvalidTrIdError",
+        "KISStream",
+        "NoticeKind",
+        "OrderBookUpdate",
+        "StreamClosedError",
+        "StreamConnectionError",
+        "StreamError",
+        "StreamEvent",
+        "StreamProtocolError",
+        "StreamStats",
+        "StreamView",
+        "Subscription",
+        "SubscriptionError",
+        "SubscriptionLimitError",
+        "SubscriptionTimeoutError",
+        "TradeTick",
+        "WebSocketTransport",
+        "WebsocketsTransport",
+    }
+)
 
 __all__ = [
     "KIS_CODES",
     "KST",
     "AccessToken",
+    "AlreadySubscribedError",
+    "AppKeyInUseError",
     "AsyncKISClient",
     "AuthError",
     "Balance",
@@ -76,20 +134,25 @@ __all__ = [
     "Env",
     "Exchange",
     "FileTokenStore",
+    "FillNotice",
     "Holding",
     "InvalidRequestError",
+    "InvalidTrIdError",
     "KISAPIError",
     "KISError",
     "KISModel",
     "KISResponseError",
     "KISServerError",
     "KISSettings",
+    "KISStream",
     "KISTimeoutError",
     "KISTransportError",
     "MemoryTokenStore",
     "MockKIS",
+    "NoticeKind",
     "OrderBook",
     "OrderBookLevel",
+    "OrderBookUpdate",
     "OrderRecord",
     "OrderRejectedError",
     "OrderResult",
@@ -101,10 +164,24 @@ __all__ = [
     "RequestHook",
     "Side",
     "StockInfo",
+    "StreamClosedError",
+    "StreamConnectionError",
+    "StreamError",
+    "StreamEvent",
+    "StreamProtocolError",
+    "StreamStats",
+    "StreamView",
+    "Subscription",
+    "SubscriptionError",
+    "SubscriptionLimitError",
+    "SubscriptionTimeoutError",
     "SystemClock",
     "TokenExpiredError",
     "TokenIssueThrottledError",
     "TokenStore",
+    "TradeTick",
+    "WebSocketTransport",
+    "WebsocketsTransport",
     "describe_code",
     "market",
     "token_cache_key",
@@ -124,4 +201,8 @@ def __getattr__(name: str) -> object:
         from .mock import MockKIS
 
         return MockKIS
+    if name in _STREAM_NAMES:
+        from . import stream
+
+        return getattr(stream, name)
     raise AttributeError(f"module 'kis_async' has no attribute {name!r}")

@@ -50,11 +50,21 @@ KIS_CODES: Final[dict[str, str]] = {
     "APBK1058": "outside order hours",
     "APBK1663": "original order not found",
     "APBK1664": "original order not found (revise/cancel)",
+    # WebSocket control answers (real-time subscriptions).
+    "OPSP0000": "subscribed",
+    "OPSP0001": "unsubscribed",
+    "OPSP0002": "already subscribed to that tr_id and key in this session",
+    "OPSP0003": "unsubscribe refused: no such subscription",
+    "OPSP0007": "internal error of the real-time server",
+    "OPSP0008": "too many real-time registrations in one session (the cap is 40)",
+    "OPSP8991": "unknown real-time tr_id",
+    "OPSP8996": "the app key is already in use by another WebSocket session",
     # Answered by the mock server only.
     "MOCK0101": "price beyond today's daily limit band (mock)",
     "MOCK0102": "market order or ticker not traded on NXT (mock)",
     "MOCK0103": "NXT and SOR are not available on the virtual server (mock)",
     "MOCK0104": "quantity not a positive whole number, or more than rests on the order (mock)",
+    "MOCK0201": "unknown WebSocket approval key (mock)",
 }
 
 

@@ -152,7 +152,7 @@ def test_every_code_the_mock_answers_has_a_gloss() -> None:
     emitted: set[str] = set()
     for source in mock_dir.glob("*.py"):
         emitted |= set(
-            re.findall(r'"((?:EGW|APBK|MCA|OPSQ|KIOK|MOCK)\d{4,5})"', source.read_text())
+            re.findall(r'"((?:EGW|APBK|MCA|OPSQ|OPSP|KIOK|MOCK)\d{4,5})"', source.read_text())
         )
     assert emitted
     assert emitted <= set(KIS_CODES)

@@ -8,6 +8,7 @@ offer the same options.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import socket
 import sys
@@ -18,6 +19,7 @@ from ._server import (
     DEMO_ACCOUNT_NO,
     DEMO_APP_KEY,
     DEMO_APP_SECRET,
+    DEMO_HTS_ID,
     STATS_PATH,
     MockKIS,
 )
@@ -154,12 +156,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     # Only now, with the port bound, is it true that the mock is serving.
     limit = "none" if math.isinf(mock.rate_limit) else f"{mock.rate_limit:g}/s per app key"
+    # uvicorn speaks WebSocket only with a WebSocket library installed.
+    if importlib.util.find_spec("websockets") is not None:
+        websocket = f"ws://{args.host}:{args.port}/tryitout (or the bare path)"
+    else:
+        websocket = "off: pip install 'kis-async[stream]' to serve it"
     print(
         f"mock KIS ({args.server}, seed {args.seed}, rate limit {limit}) serving on "
         f"http://{args.host}:{args.port}\n"
         f"  app key    {DEMO_APP_KEY}\n"
         f"  app secret {DEMO_APP_SECRET}\n"
         f"  account    {DEMO_ACCOUNT_NO}\n"
+        f"  HTS ID     {DEMO_HTS_ID} (real-time fill notices)\n"
+        f"  websocket  {websocket}\n"
         f"  counters   GET http://{args.host}:{args.port}{STATS_PATH}",
         file=sys.stderr,
         flush=True,

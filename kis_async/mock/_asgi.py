@@ -112,13 +112,21 @@ class ASGIApp:
     server (uvicorn) drop the connection mid-answer.
     """
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        websocket: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
+    ) -> None:
         self._handler = handler
+        # The real-time feed: ASGI "websocket" scopes go to it, whatever their path.
+        self._websocket = websocket
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
+        elif kind == "websocket" and self._websocket is not None:
+            await self._websocket(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         else:

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 
 from kis_async._clock import KST, Clock
@@ -64,7 +65,7 @@ from ._accounts import MockAccount
 from ._calendar import MINUTE_STAMPS, OPEN, SESSION_BARS, visible_bars
 from ._intraday import DayBars
 from ._market import Market
-from ._orders import MockOrder, OrderKind, OrderType, Side
+from ._orders import MockFill, MockOrder, OrderKind, OrderType, Side
 from ._routes import Server
 from ._wire import Rejection, gateway
 
@@ -160,6 +161,10 @@ class Exchange:
         self._resting: dict[str, list[MockOrder]] = {}
         self._cursor: dict[str, tuple[date, int]] = {}
         self._next_no = random.Random(f"{seed}:odno").randrange(1_000_000, 2_000_000)
+        #: Called as ``listener(event, order, fill)`` when an order is "accepted" (a new,
+        #: revise or cancel order) or "filled" (``fill`` is the execution): the
+        #: real-time feed's fill notices. Listeners run inside the request; no I/O.
+        self.listeners: list[Callable[[str, MockOrder, MockFill | None], None]] = []
 
     # -- accounts ---------------------------------------------------------------------
 
@@ -319,7 +324,12 @@ class Exchange:
         )
         order.closed = True
         account.record(order)
+        self._notify("accepted", order, None)
         return order
+
+    def _notify(self, event: str, order: MockOrder, fill: MockFill | None) -> None:
+        for listener in self.listeners:
+            listener(event, order, fill)
 
     def _original(self, account: MockAccount, original_order_id: str, org_no: str) -> MockOrder:
         number = original_order_id.strip()
@@ -391,6 +401,7 @@ class Exchange:
         shown has no minutes left.
         """
         account.record(order)
+        self._notify("accepted", order, None)
         self._sweep(order, account, now)
         order.next_bar = visible_bars(order.session, now)
         if order.next_bar >= SESSION_BARS:
@@ -438,7 +449,8 @@ class Exchange:
         quantity = account.fillable(order, quantity, price)
         if quantity > 0:
             listing = self.market.tickers[order.ticker].market
-            account.fill(order, quantity, price, at, day, listing)
+            fill = account.fill(order, quantity, price, at, day, listing)
+            self._notify("filled", order, fill)
         return quantity
 
     def catch_up(self, now: datetime) -> None:

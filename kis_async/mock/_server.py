@@ -30,6 +30,7 @@ from ._quotations import Quotations
 from ._ratelimit import SlidingWindow
 from ._routes import Call, Endpoint, Server
 from ._stats import MockStats
+from ._stream import DEMO_HTS_ID, MockStream
 from ._trading import Trading
 from ._transport import MockTransport
 from ._universe import UNIVERSE
@@ -43,6 +44,7 @@ from ._wire import (
     gateway,
     invalid_input,
 )
+from ._ws_transport import MockWebSocketTransport
 
 __all__ = [
     "DEFAULT_CASH",
@@ -50,6 +52,7 @@ __all__ = [
     "DEMO_ACCOUNT_NO",
     "DEMO_APP_KEY",
     "DEMO_APP_SECRET",
+    "DEMO_HTS_ID",
     "STATS_PATH",
     "MockKIS",
 ]
@@ -106,6 +109,7 @@ class MockKIS:
     DEMO_APP_KEY = DEMO_APP_KEY
     DEMO_APP_SECRET = DEMO_APP_SECRET
     DEMO_ACCOUNT_NO = DEMO_ACCOUNT_NO
+    DEMO_HTS_ID = DEMO_HTS_ID
 
     def __init__(
         self,
@@ -165,8 +169,19 @@ class MockKIS:
         self._router: Router[Endpoint] = Router()
         for endpoint in self._endpoints():
             self._router.add(endpoint.method, endpoint.path, endpoint)
-        self.app = ASGIApp(self._serve)
+        #: The real-time WebSocket feed (same market, clock and exchange as REST).
+        self.stream = MockStream(
+            seed=seed,
+            server=server,
+            market=self.market,
+            exchange=self.exchange,
+            oauth=self.oauth,
+        )
+        self.stream.hts_ids[DEMO_APP_KEY] = DEMO_HTS_ID
+        self.app = ASGIApp(self._serve, websocket=self.stream)
         self.transport = MockTransport(self.app, self.admit)
+        #: The streaming counterpart of ``transport``: WebSocket connections in memory.
+        self.ws_transport = MockWebSocketTransport(self.app)
 
     def _endpoints(self) -> list[Endpoint]:
         oauth = self.oauth
