@@ -151,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fill.add_argument("--concurrency", type=int, default=8, help="tickers at once (default 8)")
     command("doctor", "check settings, hosts, token cache, clock and rate budget")
+    stream = command("stream", "real-time trades (and order books) over KIS's WebSocket")
+    stream.add_argument("tickers", nargs="+", metavar="TICKER")
+    stream.add_argument("--book", action="store_true", help="order books as well as trades")
+    stream.add_argument("--count", type=int, help="stop after this many events")
+    stream.add_argument("--seconds", type=float, help="stop after this many seconds")
     return parser
 
 
@@ -390,6 +395,78 @@ async def _backfill(kis: AsyncKISClient, args: argparse.Namespace, out: Output, 
     return 0 if report.ok else 1
 
 
+def _stream_record(event: Any) -> dict[str, Any]:
+    from kis_async.stream import OrderBookUpdate, TradeTick
+
+    if isinstance(event, TradeTick):
+        return {
+            "type": "trade",
+            "ticker": event.ticker,
+            "traded_at": event.traded_at,
+            "price": event.price,
+            "change": event.change,
+            "change_rate": event.change_rate,
+            "volume": event.volume,
+            "accumulated_volume": event.accumulated_volume,
+        }
+    if isinstance(event, OrderBookUpdate):
+        return {
+            "type": "book",
+            "ticker": event.ticker,
+            "time": event.time,
+            "best_ask": event.asks[0] if event.asks else None,
+            "best_bid": event.bids[0] if event.bids else None,
+            "asks": list(event.asks),
+            "bids": list(event.bids),
+            "ask_quantities": list(event.ask_quantities),
+            "bid_quantities": list(event.bid_quantities),
+        }
+    return {"type": type(event).__name__, **event.model_dump(exclude={"extra"})}
+
+
+def _stream_line(record: dict[str, Any]) -> str:
+    if record["type"] == "trade":
+        return (
+            f"{record['traded_at']:%H:%M:%S} {record['ticker']} {record['price']:>10,} KRW "
+            f"{record['change_rate']:+}% {record['volume']:>8,} shares"
+        )
+    if record["type"] == "book":
+        return (
+            f"{record['time']:%H:%M:%S} {record['ticker']} book "
+            f"bid {record['best_bid'] or 0:,} / ask {record['best_ask'] or 0:,} KRW"
+        )
+    return str(record)
+
+
+async def _stream(kis: AsyncKISClient, args: argparse.Namespace, out: Output, _: IO[str]) -> int:
+    if args.count is not None and args.count < 1:
+        raise CommandError("--count must be at least 1", status=2)
+    seen = 0
+    async with kis.stream() as stream:
+        await stream.subscribe_trades(args.tickers)
+        if args.book:
+            await stream.subscribe_order_book(args.tickers)
+        deadline = None if args.seconds is None else asyncio.get_running_loop().time()
+        while args.count is None or seen < args.count:
+            timeout = None
+            if deadline is not None:
+                timeout = deadline + args.seconds - asyncio.get_running_loop().time()
+                if timeout <= 0:
+                    break
+            try:
+                event = await asyncio.wait_for(anext(stream), timeout)
+            except (TimeoutError, StopAsyncIteration):
+                break
+            record = _stream_record(event)
+            if out.json:
+                out.line(record)
+            else:
+                out.stdout.write(_stream_line(record) + "\n")
+                out.stdout.flush()
+            seen += 1
+    return 0
+
+
 # -- doctor ------------------------------------------------------------------------------
 
 
@@ -533,6 +610,7 @@ _COMMANDS: dict[str, Command] = {
     "cancel": _cancel,
     "backfill": _backfill,
     "doctor": _doctor,
+    "stream": _stream,
 }
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +268,38 @@ def test_backfill_command_writes_json_lines_and_a_summary(mock: MockKIS, tmp_pat
     again = kis(mock, *argv, "--store", str(store), "--pretty")
     assert again.status == 0
     assert "Backfill" in again.stdout
+
+
+def _ticking(mock: MockKIS) -> tuple[threading.Event, threading.Thread]:
+    """Move the mock's market a minute on every 20 ms, from another thread (the
+    command runs its own event loop in this one)."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.02):
+            mock.clock.advance(60)
+
+    thread = threading.Thread(target=tick)
+    thread.start()
+    return stop, thread
+
+
+def test_stream_prints_trades_and_books_and_stops_after_count(mock: MockKIS) -> None:
+    stop, thread = _ticking(mock)
+    try:
+        run = kis(mock, "stream", "005930", "000660", "--book", "--count", "12", "--seconds", "20")
+        pretty = kis(mock, "stream", "005930", "--count", "2", "--seconds", "20", "--pretty")
+    finally:
+        stop.set()
+        thread.join()
+    assert run.status == 0, run.stderr
+    assert len(run.lines) == 12
+    assert {line["type"] for line in run.lines} == {"trade", "book"}
+    assert {line["ticker"] for line in run.lines} == {"005930", "000660"}
+    trade = next(line for line in run.lines if line["type"] == "trade")
+    assert isinstance(trade["price"], int)
+    assert pretty.status == 0
+    assert len(pretty.stdout.splitlines()) == 2
+    assert "005930" in pretty.stdout
+    assert "KRW" in pretty.stdout
+    assert kis(mock, "stream", "005930", "--count", "0").status == 2
