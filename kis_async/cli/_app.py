@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from kis_async import (
     KST,
     AsyncKISClient,
@@ -470,11 +472,40 @@ async def _stream(kis: AsyncKISClient, args: argparse.Namespace, out: Output, _:
 # -- doctor ------------------------------------------------------------------------------
 
 
+async def _websocket_answers(kis: AsyncKISClient) -> tuple[bool | None, str]:
+    """Whether KIS's WebSocket host accepts connections.
+
+    Against KIS itself only a TCP connection is made: KIS allows one session per app
+    key, and a trading process may hold it. A mock (in-process or served) gets a whole
+    session opened and closed.
+    """
+    settings = kis.settings
+    url = settings.ws_url or (_WEBSOCKET_URLS.get(settings.env) if not settings.base_url else None)
+    if url is not None:
+        ok, detail = await _tcp_answers(url)
+        return ok, f"{url}: {detail}"
+    try:
+        from kis_async.stream import StreamError
+    except ImportError:  # pragma: no cover - the stream package ships with the core
+        return None, "kis_async.stream is not available"
+    try:
+        async with asyncio.timeout(_CONNECT_TIMEOUT), kis.stream():
+            pass
+    except (StreamError, KISError, OSError, TimeoutError, ImportError) as exc:
+        return False, f"no WebSocket session: {type(exc).__name__}: {exc}"
+    return True, "the mock's WebSocket feed accepted a session"
+
+
 def _masked_settings(settings: KISSettings) -> dict[str, Any]:
     shown: dict[str, Any] = {}
+    secret_fields = {
+        name
+        for name, info in type(settings).model_fields.items()
+        if "SecretStr" in str(info.annotation)
+    }
     for name in type(settings).model_fields:
         value = getattr(settings, name)
-        if name in ("app_key", "app_secret", "account_no"):
+        if name in secret_fields or isinstance(value, SecretStr):
             shown[name] = "set (hidden)" if value is not None else "not set"
         else:
             shown[name] = value
@@ -532,12 +563,8 @@ async def _doctor(kis: AsyncKISClient, args: argparse.Namespace, out: Output, _:
     else:
         elapsed = (_time.perf_counter() - started) * 1000
         check("REST", True, f"a quotation answered in {elapsed:.0f} ms")
-    ws_url = _WEBSOCKET_URLS.get(settings.env)
-    if ws_url is None:
-        check("WebSocket", None, "the mock server has no WebSocket feed here")
-    else:
-        ok, detail = await _tcp_answers(ws_url)
-        check("WebSocket", ok, f"{ws_url}: {detail}")
+    ok, detail = await _websocket_answers(kis)
+    check("WebSocket", ok, detail)
     cache = await _token_cache(kis)
     issued = kis.token_requests
     state = cache.get("state", "memory only")

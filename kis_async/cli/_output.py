@@ -11,6 +11,8 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import SecretStr
+
 __all__ = ["Output", "jsonable"]
 
 
@@ -30,6 +32,8 @@ def jsonable(value: Any) -> Any:
         return value.value
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, SecretStr):
+        return "***"  # never a secret's value, whatever asked to print it
     return value
 
 

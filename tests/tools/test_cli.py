@@ -176,6 +176,7 @@ def test_doctor_reports_every_check_and_never_a_secret(mock: MockKIS, tmp_path: 
     by_name = {c["check"]: c for c in checks}
     assert set(by_name) >= {"env", "REST", "WebSocket", "token cache", "clock", "rate budget"}
     assert by_name["REST"]["status"] == "ok"
+    assert by_name["WebSocket"]["status"] == "ok"
     assert "expires" in by_name["token cache"]["detail"]
     assert "mode 600" in by_name["token cache"]["detail"]
     assert "+0.0 s" in by_name["clock"]["detail"] or "-0.0 s" in by_name["clock"]["detail"]
@@ -208,6 +209,7 @@ def test_doctor_fails_when_the_server_does_not_answer() -> None:
     assert status == 1
     checks = {c["check"]: c for c in map(json.loads, out.getvalue().splitlines()[1:])}
     assert checks["REST"]["status"] == "FAIL"
+    assert checks["WebSocket"]["status"] == "FAIL"
     assert checks["clock"]["status"] == "FAIL"
 
 
