@@ -76,6 +76,9 @@ def test_book_chart_and_info_in_both_modes(mock: MockKIS, tmp_path: Path) -> Non
     assert set(chart.lines[0]) == {"date", "open", "high", "low", "close", "volume", "value"}
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert f"wrote {png}" in chart.stderr
+    table = kis(mock, "chart", "005930", "--count", "5", "--pretty").stdout
+    assert "005930 D bars" in table
+    assert table.count("2026-") == 5
     assert kis(mock, "chart", "005930", "--period", "2h").status == 2
     info = kis(mock, "info", "005930").lines[0]
     assert (info["stock_code"], info["market"]) == ("005930", "KOSPI")
@@ -102,6 +105,9 @@ def test_buy_asks_first_and_a_refusal_sends_nothing(mock: MockKIS) -> None:
     assert "Place this buy order?" in refused.stderr
     assert mock.orders == []
     accepted = kis(mock, "buy", "005930", "3", stdin="y\n")
+    shown = kis(mock, "buy", "005930", "1", "--pretty", stdin="n\n")
+    assert "Order to place" in shown.stdout
+    assert "market" in shown.stdout
     assert accepted.status == 0
     (order,) = mock.orders
     assert accepted.lines[-1]["order_id"].lstrip("0") == str(order.order_id).lstrip("0")
@@ -151,6 +157,9 @@ def test_balance_and_orders(mock: MockKIS) -> None:
     today = mock.clock.now().date().isoformat()
     orders = kis(mock, "orders", "--from", today, "--to", today).lines
     assert [(o["ticker"], o["side"], o["quantity"]) for o in orders] == [("005930", "buy", 4)]
+    table = kis(mock, "orders", "--from", today, "--to", today, "--pretty").stdout
+    assert "Orders" in table
+    assert "005930" in table
     assert kis(mock, "orders", "--from", "yesterday").status == 2
 
 
