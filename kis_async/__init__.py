@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import market
-from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
+from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore, token_cache_key
 from ._base_client import ClientStats
 from ._client import AsyncKISClient
 from ._clock import KST, Clock, SystemClock
@@ -34,6 +34,7 @@ from ._errors import (
     TokenExpiredError,
     TokenIssueThrottledError,
 )
+from ._events import RequestEvent, RequestHook
 from ._models import (
     Candle,
     ChangeSign,
@@ -57,7 +58,18 @@ from ._trading_models import (
 )
 
 if TYPE_CHECKING:
+    from .backfill import (
+        BackfillProgress,
+        BackfillReport,
+        ParquetStore,
+        SQLiteStore,
+        StoredBar,
+        read_master,
+    )
+    from .frames import to_pandas, to_polars, to_records
+    from .metrics import RequestRecorder
     from .mock import MockKIS
+    from .plot import plot_candles
     from .stream import (
         AlreadySubscribedError,
         AppKeyInUseError,
@@ -83,6 +95,22 @@ if TYPE_CHECKING:
     )
 
 __version__ = "0.1.0"
+
+#: The tools' public names, by subpackage, imported on first use (their heavy
+#: dependencies, pandas, polars, pyarrow, matplotlib, load only when called).
+_TOOL_NAMES = {
+    "BackfillProgress": "backfill",
+    "BackfillReport": "backfill",
+    "ParquetStore": "backfill",
+    "SQLiteStore": "backfill",
+    "StoredBar": "backfill",
+    "read_master": "backfill",
+    "to_pandas": "frames",
+    "to_polars": "frames",
+    "to_records": "frames",
+    "plot_candles": "plot",
+    "RequestRecorder": "metrics",
+}
 
 #: Public names of kis_async.stream, imported on first use (the stream's socket and
 #: decryption need the optional "stream" extra).
@@ -120,6 +148,8 @@ __all__ = [
     "AppKeyInUseError",
     "AsyncKISClient",
     "AuthError",
+    "BackfillProgress",
+    "BackfillReport",
     "Balance",
     "BalanceSummary",
     "BuyableAmount",
@@ -157,10 +187,16 @@ __all__ = [
     "OrderResult",
     "OrderStateUnknownError",
     "OrderType",
+    "ParquetStore",
     "PriceType",
     "RateLimitError",
+    "RequestEvent",
+    "RequestHook",
+    "RequestRecorder",
+    "SQLiteStore",
     "Side",
     "StockInfo",
+    "StoredBar",
     "StreamClosedError",
     "StreamConnectionError",
     "StreamError",
@@ -181,6 +217,12 @@ __all__ = [
     "WebsocketsTransport",
     "describe_code",
     "market",
+    "plot_candles",
+    "read_master",
+    "to_pandas",
+    "to_polars",
+    "to_records",
+    "token_cache_key",
 ]
 
 # Users see kis_async.RateLimitError, not a private module path (as httpx does).
@@ -201,4 +243,8 @@ def __getattr__(name: str) -> object:
         from . import stream
 
         return getattr(stream, name)
+    if name in _TOOL_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_TOOL_NAMES[name]}"), name)
     raise AttributeError(f"module 'kis_async' has no attribute {name!r}")
