@@ -8,6 +8,8 @@ async with kis_async.AsyncKISClient() as kis:      # no credentials: the mock se
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import market
 from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
 from ._base_client import ClientStats
@@ -41,6 +43,30 @@ from ._models import (
     PriceType,
     StockInfo,
 )
+
+if TYPE_CHECKING:
+    from . import engine
+    from .engine import (
+        AmountTooSmallError,
+        BlacklistedError,
+        EngineConfig,
+        EngineRuleError,
+        ExitDecision,
+        ExitRules,
+        Ledger,
+        LedgerError,
+        MaxPositionsError,
+        NoPositionError,
+        NoQuoteError,
+        PortfolioSummary,
+        Position,
+        PositionLimitError,
+        ReconcileReport,
+        SectorExposureError,
+        Strategy,
+        TradeResult,
+        TradingEngine,
+    )
 from ._trading_models import (
     Balance,
     BalanceSummary,
@@ -58,10 +84,12 @@ __version__ = "0.1.0"
 __all__ = [
     "KST",
     "AccessToken",
+    "AmountTooSmallError",
     "AsyncKISClient",
     "AuthError",
     "Balance",
     "BalanceSummary",
+    "BlacklistedError",
     "BuyableAmount",
     "Candle",
     "ChangeSign",
@@ -70,8 +98,12 @@ __all__ = [
     "Clock",
     "ConfigError",
     "CurrentPrice",
+    "EngineConfig",
+    "EngineRuleError",
     "Env",
     "Exchange",
+    "ExitDecision",
+    "ExitRules",
     "FileTokenStore",
     "Holding",
     "InvalidRequestError",
@@ -83,8 +115,13 @@ __all__ = [
     "KISSettings",
     "KISTimeoutError",
     "KISTransportError",
+    "Ledger",
+    "LedgerError",
+    "MaxPositionsError",
     "MemoryTokenStore",
     "MockKIS",
+    "NoPositionError",
+    "NoQuoteError",
     "OrderBook",
     "OrderBookLevel",
     "OrderRecord",
@@ -92,14 +129,23 @@ __all__ = [
     "OrderResult",
     "OrderStateUnknownError",
     "OrderType",
+    "PortfolioSummary",
+    "Position",
+    "PositionLimitError",
     "PriceType",
     "RateLimitError",
+    "ReconcileReport",
+    "SectorExposureError",
     "Side",
     "StockInfo",
+    "Strategy",
     "SystemClock",
     "TokenExpiredError",
     "TokenIssueThrottledError",
     "TokenStore",
+    "TradeResult",
+    "TradingEngine",
+    "engine",
     "market",
 ]
 
@@ -111,10 +157,42 @@ for _name in __all__:
 del _name, _obj
 
 
+#: Names of the trading engine, imported on first use (it brings SQLite and threads).
+_ENGINE_NAMES = frozenset(
+    {
+        "AmountTooSmallError",
+        "BlacklistedError",
+        "EngineConfig",
+        "EngineRuleError",
+        "ExitDecision",
+        "ExitRules",
+        "Ledger",
+        "LedgerError",
+        "MaxPositionsError",
+        "NoPositionError",
+        "NoQuoteError",
+        "PortfolioSummary",
+        "Position",
+        "PositionLimitError",
+        "ReconcileReport",
+        "SectorExposureError",
+        "Strategy",
+        "TradeResult",
+        "TradingEngine",
+    }
+)
+
+
 def __getattr__(name: str) -> object:
-    # The mock server is imported on first use, so `import kis_async` stays light.
+    # The mock server and the engine are imported on first use, so `import kis_async`
+    # stays light.
     if name == "MockKIS":
         from .mock import MockKIS
 
         return MockKIS
+    if name in _ENGINE_NAMES or name == "engine":
+        import importlib
+
+        module = importlib.import_module(".engine", __name__)
+        return module if name == "engine" else getattr(module, name)
     raise AttributeError(f"module 'kis_async' has no attribute {name!r}")
