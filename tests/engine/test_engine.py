@@ -1,0 +1,555 @@
+"""TradingEngine over the mock: buys, sells, rules, dry runs, exits, reconcile."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from kis_async import ConfigError, OrderStateUnknownError, Side
+from kis_async.engine import (
+    AmountTooSmallError,
+    BlacklistedError,
+    EngineConfig,
+    EngineRuleError,
+    ExitRules,
+    Ledger,
+    MaxPositionsError,
+    NoPositionError,
+    PositionLimitError,
+    SectorExposureError,
+    TradingEngine,
+)
+from kis_async.market import buy_cost, tick_size
+from kis_async.mock import DEMO_ACCOUNT_NO, MockClock, MockKIS
+from kis_async.mock._transport import MockTransport
+from tests.conftest import MIDDAY, on
+
+from .conftest import DAILY_CCLD, ORDER_CASH, PRICE, EngineFactory, buys, engine_config, sells
+
+A, B, C = "005930", "000660", "373220"
+
+
+def account(mock: MockKIS) -> Any:
+    return mock.account(DEMO_ACCOUNT_NO)
+
+
+async def assert_agrees_with_mock(engine: TradingEngine, mock: MockKIS) -> None:
+    held = {p.ticker: p.quantity for p in await engine.ledger.positions()}
+    broker = {code: p.quantity for code, p in account(mock).holdings.items()}
+    assert held == broker
+    assert await engine.ledger.cash() == account(mock).cash
+
+
+# -- buying and selling --------------------------------------------------------------
+
+
+async def test_buy_by_amount_records_what_the_broker_filled(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine()
+    result = await engine.buy(A, 1_000_000, sector="semis", reason="test")
+    (order,) = buys(mock, A)
+    book = mock.market.book(A, mock.clock.now())
+    assert order.price == book.asks[0] == result.limit_price
+    # Sized with fees: within the amount, and one more share would not be.
+    assert buy_cost(order.price, order.quantity) <= 1_000_000
+    assert buy_cost(order.price, order.quantity + 1) > 1_000_000
+    assert result.filled == order.filled
+    assert result.amount == order.filled_amount
+    assert result.commission == sum(f.commission for f in order.fills)
+    assert result.average_price == Decimal(order.filled_amount) / order.filled
+    (position,) = await engine.positions()
+    assert position.quantity == order.filled
+    assert position.cost_basis == order.filled_amount + result.commission
+    assert position.sector == "semis"
+    assert position.entered_at == MIDDAY
+    await assert_agrees_with_mock(engine, mock)
+
+
+async def test_a_partly_filled_order_keeps_its_fills_and_cancels_the_rest(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    account(mock).set_cash(10_000_000_000)
+    engine = await make_engine()
+    book = mock.market.book(B, mock.clock.now())
+    # More than the best ask offers: the rest rests, then is cancelled at the timeout.
+    amount = buy_cost(book.asks[0], book.ask_qty[0] + 5)
+    result = await engine.buy(B, amount)
+    (order,) = buys(mock, B)
+    assert result.status == "partial"
+    assert result.filled == order.filled == book.ask_qty[0]
+    assert order.cancelled == order.quantity - order.filled
+    assert order.resting == 0
+    await assert_agrees_with_mock(engine, mock)
+
+
+async def test_sell_defaults_to_the_whole_position_and_realises_pnl(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine()
+    bought = await engine.buy(A, 2_000_000)
+    mock.clock.advance(60)
+    sold = await engine.sell(A)
+    (order,) = sells(mock, A)
+    assert sold.filled == order.filled == bought.filled
+    assert sold.tax == sum(f.tax for f in order.fills) > 0
+    proceeds = sold.amount - sold.commission - sold.tax
+    assert sold.realised_pnl == proceeds - (bought.amount + bought.commission)
+    assert await engine.positions() == []
+    summary = await engine.portfolio()
+    assert summary.realised_pnl == sold.realised_pnl
+    assert summary.fees_paid == bought.commission + sold.commission
+    assert summary.taxes_paid == sold.tax
+    assert summary.sells == 1
+    await assert_agrees_with_mock(engine, mock)
+    with pytest.raises(NoPositionError):
+        await engine.sell(A)
+
+
+async def test_limit_orders_n_ticks_through_the_touch(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine(ticks_through=2)
+    await engine.buy(A, 1_000_000)
+    ask = mock.market.book(A, mock.clock.now()).asks[0]
+    (order,) = buys(mock, A)
+    assert order.price == ask + 2 * tick_size(ask)
+    await engine.sell(A)
+    bid = mock.market.book(A, mock.clock.now()).bids[0]
+    (order,) = sells(mock, A)
+    assert order.price == bid - 2 * tick_size(bid - 1)
+
+
+async def test_market_order_style(mock: MockKIS, make_engine: EngineFactory) -> None:
+    engine = await make_engine(order_style="market")
+    result = await engine.buy(A, 1_000_000)
+    (order,) = buys(mock, A)
+    assert order.order_type == "market"
+    assert result.limit_price is None
+    assert result.filled == order.filled > 0
+
+
+# -- rules -------------------------------------------------------------------------
+
+
+async def test_rules_refuse_with_typed_errors_and_send_nothing(
+    mock: MockKIS, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    blacklist = tmp_path / "blacklist.txt"
+    blacklist.write_text("# do not trade\n000660\n", encoding="utf-8")
+    engine = await make_engine(
+        blacklist=[C],
+        blacklist_file=blacklist,
+        max_positions=1,
+        max_position_krw=3_000_000,
+        max_sector_exposure=Decimal("0.02"),
+    )
+    await engine.buy(A, 1_000_000, sector="semis")
+    sent = mock.stats.requests[ORDER_CASH]
+    cases: list[tuple[type[EngineRuleError], str, int, str | None]] = [
+        (BlacklistedError, C, 1_000_000, None),  # from the config
+        (BlacklistedError, B, 1_000_000, None),  # from the file
+        (MaxPositionsError, "035420", 1_000_000, None),
+        (PositionLimitError, A, 2_500_000, None),
+        (SectorExposureError, A, 1_500_000, "semis"),
+        (AmountTooSmallError, A, 1_000, None),
+    ]
+    for error, ticker, amount, sector in cases:
+        with pytest.raises(error):
+            await engine.buy(ticker, amount, sector=sector)
+    assert mock.stats.requests[ORDER_CASH] == sent
+    assert len(await engine.ledger.intents()) == 1
+
+    blacklist.write_text("", encoding="utf-8")
+    assert await engine.reload_blacklist() == {C}
+
+
+async def test_engine_config_loads_from_kis_engine_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KIS_ENGINE_STOP_LOSS", "-0.05")
+    monkeypatch.setenv("KIS_ENGINE_TRAILING_STOP", "0.04")
+    monkeypatch.setenv("KIS_ENGINE_BLACKLIST", '["005930", "000660"]')
+    monkeypatch.setenv("KIS_ENGINE_FILL_TIMEOUT", "2.5")
+    monkeypatch.setenv("KIS_ENGINE_MAX_POSITIONS", "7")
+    monkeypatch.setenv("KIS_ENGINE_OVERRIDES", '{"005930": {"stop_loss": "-0.10"}}')
+    config = EngineConfig(_env_file=None)
+    assert config.stop_loss == Decimal("-0.05")
+    assert config.take_profit == Decimal("0.08")
+    assert config.blacklist == {"005930", "000660"}
+    assert (config.fill_timeout, config.max_positions) == (2.5, 7)
+    rules = config.rules_for("005930", ExitRules(take_profit=Decimal("0.2")))
+    assert rules == ExitRules(
+        stop_loss=Decimal("-0.10"), take_profit=Decimal("0.2"), trailing_stop=Decimal("0.04")
+    )
+    with pytest.raises(ValueError, match="stop_loss"):
+        EngineConfig(_env_file=None, stop_loss=Decimal("0.03"))
+
+
+# -- dry run -------------------------------------------------------------------------
+
+
+async def test_a_dry_run_sends_no_order_and_marks_fills_simulated(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine(dry_run=True)
+    book = mock.market.book(A, mock.clock.now())
+    bought = await engine.buy(A, 1_000_000)
+    sold = await engine.sell(A, 3)
+    assert mock.stats.requests[ORDER_CASH] == 0
+    assert mock.orders == []
+    assert bought.simulated
+    assert bought.order_id is None
+    assert bought.status == "filled"
+    assert bought.average_price == book.asks[0]
+    assert sold.average_price == book.bids[0]
+    assert sold.tax > 0
+    fills = await engine.ledger.fills()
+    assert len(fills) == 2
+    assert all(f.simulated for f in fills)
+    assert {i.state for i in await engine.ledger.intents()} == {"simulated"}
+    (position,) = await engine.positions()
+    assert position.quantity == bought.filled - 3
+    summary = await engine.portfolio()
+    assert summary.simulated
+    assert summary.cash == account(mock).cash + bought.cash_flow + sold.cash_flow
+
+
+# -- exits ---------------------------------------------------------------------------
+
+
+def _path(mock: MockKIS, ticker: str, minutes: int) -> list[int]:
+    """The mock's last price of ``ticker`` now and after each of the next minutes."""
+    start = mock.clock.now()
+    return [mock.market.price(ticker, start + timedelta(minutes=k)) for k in range(minutes + 1)]
+
+
+def _first_new_extreme(path: list[int], *, low: bool) -> int:
+    for k in range(3, len(path)):
+        before = path[:k]
+        if (path[k] < min(before)) if low else (path[k] > max(before)):
+            return k
+    raise AssertionError("the path has no new extreme")
+
+
+async def _steps(engine: TradingEngine, mock: MockKIS, minutes: int) -> dict[int, Any]:
+    fired: dict[int, Any] = {}
+    for k in range(1, minutes + 1):
+        mock.clock.advance(60)
+        decisions = await engine.check_exits()
+        if decisions:
+            fired[k] = decisions
+    return fired
+
+
+@pytest.mark.parametrize("rule", ["stop_loss", "take_profit", "trailing_stop"])
+async def test_each_exit_fires_once_at_the_first_crossing_price(
+    mock: MockKIS, make_engine: EngineFactory, rule: str
+) -> None:
+    minutes = 90
+    path = _path(mock, A, minutes)
+    p0 = path[0]
+    if rule == "trailing_stop":
+        drawdowns = [1 - Decimal(p) / max(path[: k + 1]) for k, p in enumerate(path)]
+        k_star = next(k for k in range(3, len(path)) if drawdowns[k] > max(drawdowns[:k]) > 0)
+        fraction = (drawdowns[k_star] + max(drawdowns[:k_star])) / 2
+    else:
+        k_star = _first_new_extreme(path, low=rule == "stop_loss")
+        half_tick = Decimal(tick_size(path[k_star])) / 2
+        threshold = path[k_star] + (half_tick if rule == "stop_loss" else -half_tick)
+        fraction = threshold / Decimal(p0) - 1
+    account(mock).set_holding(A, 10, p0)
+    engine = await make_engine(**{rule: fraction})
+    (position,) = await engine.ledger.positions()
+    assert position.cost_basis == 10 * p0  # imported from the balance on open
+
+    fired = await _steps(engine, mock, minutes)
+
+    assert list(fired) == [k_star]
+    (decision,) = fired[k_star]
+    assert decision.reason == rule
+    assert decision.price == path[k_star]
+    assert decision.result is not None
+    assert decision.result.filled == 10
+    assert len(sells(mock, A)) == 1
+    assert await engine.ledger.positions() == []
+
+
+async def test_per_position_rules_override_the_config(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine(stop_loss=Decimal("-0.5"))
+    await engine.buy(A, 1_000_000, rules=ExitRules(stop_loss=Decimal("-0.0001")))
+    await engine.buy(B, 1_000_000)
+    (pa, pb) = sorted(await engine.positions(), key=lambda p: p.ticker != A)
+    assert pa.stop_price == pa.avg_cost * Decimal("0.9999")
+    assert pb.stop_price == pb.avg_cost * Decimal("0.5")
+    decisions = await engine.check_exits()  # the ask paid sits above the last price
+    assert [(d.ticker, d.reason) for d in decisions] == [(A, "stop_loss")]
+
+
+async def test_fifty_positions_are_priced_in_one_fan_out(
+    mock_clock: MockClock, tmp_path: Path
+) -> None:
+    tickers = list(MockKIS(seed=3, clock=mock_clock).tickers[:50])
+
+    async def check(mock: MockKIS, name: str) -> int:
+        """Runs check_exits over 50 positions; returns the most price requests in flight."""
+        in_flight = peak = 0
+        app = mock.app
+
+        async def counting(scope: Any, receive: Any, send: Any) -> None:
+            nonlocal in_flight, peak
+            is_price = scope.get("path") == PRICE
+            in_flight += is_price
+            peak = max(peak, in_flight)
+            try:
+                await app(scope, receive, send)
+            finally:
+                in_flight -= is_price
+
+        mock.transport = MockTransport(counting, mock.admit)  # type: ignore[arg-type]
+        for code in tickers:
+            account(mock).set_holding(code, 1, mock.current_price(code))
+        kis = on(mock)
+        # A stop at -90% never fires here: the check only prices.
+        config = engine_config(stop_loss=Decimal("-0.9"))
+        async with kis, TradingEngine(kis, Ledger(tmp_path / name), config=config) as engine:
+            assert len(await engine.ledger.positions()) == 50
+            before = mock.stats.requests[PRICE]
+            peak = 0
+            assert await engine.check_exits() == []
+            assert mock.stats.requests[PRICE] - before == 50
+        return peak
+
+    # Unpaced: all fifty are in flight at once (one gather, not fifty rounds).
+    free = MockKIS(seed=3, clock=mock_clock, rate_limit=float("inf"), latency=0.02)
+    assert await check(free, "free.db") == 50
+    # Against a server enforcing its limit, the client's gate keeps every request in.
+    limited = MockKIS(seed=3, clock=mock_clock, rate_limit=100, latency=0.02)
+    await check(limited, "limited.db")
+    assert limited.stats.rate_limited == 0
+
+
+async def test_a_monitor_and_a_manual_sell_never_sell_twice(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    account(mock).set_holding(A, 10, 10 * mock.current_price(A))  # deep under water
+    engine = await make_engine(stop_loss=Decimal("-0.5"))
+    outcomes: list[Any] = []
+
+    async def capture(call: Any) -> None:
+        try:
+            outcomes.append(await call())
+        except NoPositionError as exc:
+            outcomes.append(exc)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(capture, engine.check_exits)
+        group.start_soon(capture, lambda: engine.sell(A))
+        group.start_soon(capture, lambda: engine.buy(B, 1_000_000))  # another ticker at once
+    assert len(sells(mock, A)) == 1
+    assert len(buys(mock, B)) == 1
+    assert any(
+        isinstance(o, NoPositionError) or o == [] or getattr(o[0], "skipped", False)
+        for o in outcomes
+        if isinstance(o, (list, NoPositionError))
+    )
+    assert [p.ticker for p in await engine.ledger.positions()] == [B]
+    await assert_agrees_with_mock(engine, mock)
+
+
+# -- portfolio -------------------------------------------------------------------------
+
+
+async def test_portfolio_values_positions_and_renders(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine()
+    await engine.buy(A, 1_000_000, sector="semis")
+    await engine.buy(B, 2_000_000, sector="chips")
+    mock.clock.advance(300)
+    summary = await engine.portfolio()
+    prices = {A: mock.current_price(A), B: mock.current_price(B)}
+    value = sum(prices[p.ticker] * p.quantity for p in summary.positions)
+    assert summary.market_value == value
+    assert summary.equity == summary.cash + value
+    assert summary.unrealised_pnl == value - summary.invested
+    assert sum(summary.sector_exposure.values()) == Decimal(value) / summary.equity
+    frame = summary.to_pandas()
+    assert list(frame.index) == sorted([A, B])
+    assert frame.attrs["equity"] == summary.equity
+    from rich.console import Console
+
+    console = Console(record=True, width=140)
+    console.print(summary)
+    text = console.export_text()
+    assert A in text
+    assert f"{summary.equity:,}" in text
+
+
+# -- run -----------------------------------------------------------------------------
+
+
+async def test_run_calls_the_strategy_with_one_fan_out_a_round_and_stops(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine()
+    seen: list[set[str]] = []
+
+    class Buyer:
+        tickers = (A, B)
+
+        async def on_prices(self, prices: Any, engine: TradingEngine) -> None:
+            seen.append(set(prices))
+            if not await engine.ledger.positions():
+                await engine.buy(A, 1_000_000)
+            mock.clock.advance(60)
+
+    before = mock.stats.requests[PRICE]
+    await engine.run(interval=0, strategy=Buyer(), steps=3)
+    assert seen == [{A, B}] * 3
+    assert mock.stats.requests[PRICE] - before == 6  # two tickers, three rounds
+    assert len(buys(mock)) == 1
+
+
+async def test_cancelling_run_leaves_no_order_half_recorded(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    account(mock).set_cash(10_000_000_000)
+    engine = await make_engine(fill_timeout=30, fill_poll_interval=0.01)
+    book = mock.market.book(B, mock.clock.now())
+    amount = buy_cost(book.asks[0], book.ask_qty[0] + 5)  # part of it rests
+
+    class BuyOnce:
+        async def on_prices(self, prices: Any, engine: TradingEngine) -> None:
+            await engine.buy(B, amount)
+
+    with anyio.move_on_after(0.2):
+        await engine.run(interval=0.01, strategy=BuyOnce())
+    (order,) = buys(mock, B)
+    assert order.resting == 0  # the rest was cancelled on the way out
+    intents = await engine.ledger.intents()
+    assert [i.state for i in intents] == ["sent"]
+    (recorded,) = await engine.ledger.orders()
+    assert recorded.state == "done"
+    assert recorded.filled_quantity == order.filled
+    await assert_agrees_with_mock(engine, mock)
+
+
+# -- reconcile -------------------------------------------------------------------------
+
+
+async def test_reconcile_finds_an_order_whose_answer_was_lost(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    client = on(
+        mock,
+        order_settle_seconds=0,
+        retry_initial_delay=0,
+        retry_max_delay=0,
+        circuit_failure_threshold=100,
+    )
+    engine = await make_engine(client=client)
+    # The answer is lost and the client's own look at the history fails too.
+    mock.faults.schedule("timeout_after", path=ORDER_CASH)
+    mock.faults.schedule("error_5xx", 4, path=DAILY_CCLD)
+    with pytest.raises(OrderStateUnknownError):
+        await engine.buy(A, 1_000_000)
+    (intent,) = await engine.ledger.intents()
+    assert intent.state == "unknown"
+    orders_before = len(mock.orders)
+
+    report = await engine.reconcile()
+
+    (order,) = buys(mock, A)
+    assert report.recovered == [order.order_id]
+    assert report.fills_applied == 1
+    assert len(mock.orders) == orders_before  # nothing was sent
+    (intent,) = await engine.ledger.intents()
+    assert intent.state == "sent"
+    assert intent.order_id == order.order_id
+    await assert_agrees_with_mock(engine, mock)
+    assert (await engine.reconcile()).in_agreement
+
+
+async def test_reconcile_marks_an_intent_never_sent_once_its_window_closed(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine()
+    now = mock.clock.now()
+    intent_id = await engine.ledger.add_intent(
+        kind="new",
+        ticker=A,
+        side=Side.BUY,
+        quantity=3,
+        price=mock.market.book(A, now).asks[0],
+        order_type="limit",
+        window_start=now - timedelta(seconds=5),
+        created_at=now,
+    )
+    first = await engine.reconcile()
+    assert first.pending == [intent_id]
+    assert first.not_sent == []
+    mock.clock.advance(120)
+    second = await engine.reconcile()
+    assert second.not_sent == [intent_id]
+    assert mock.orders == []
+    assert [i.state for i in await engine.ledger.intents()] == ["not_sent"]
+
+
+async def test_reconcile_repairs_the_ledger_to_the_broker_and_reports_it(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine()
+    await engine.buy(A, 1_000_000)
+    # Changes behind the engine's back: a deposit and shares moved in.
+    account(mock).set_cash(account(mock).cash + 500_000)
+    account(mock).set_holding(C, 4, 300_000)
+    report = await engine.reconcile()
+    kinds = sorted((d.kind, d.ticker) for d in report.differences)
+    assert kinds == [("cash", None), ("position", C)]
+    await assert_agrees_with_mock(engine, mock)
+    assert (await engine.reconcile()).in_agreement
+
+
+# -- real money ------------------------------------------------------------------------
+
+
+async def test_real_money_needs_the_confirmation_and_logs_a_masked_banner(
+    mock: MockKIS, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    unconfirmed = on(mock, env="real", production_confirmed=False)
+    async with unconfirmed:
+        with pytest.raises(ConfigError, match="KIS_PRODUCTION_CONFIRMED"):
+            await TradingEngine(unconfirmed, Ledger(tmp_path / "a.db")).open()
+    assert not (tmp_path / "a.db").exists()
+    caplog.set_level(logging.WARNING, logger="kis_async.engine")
+    kis = on(mock, env="real", production_confirmed=True)
+    async with kis, TradingEngine(kis, Ledger(tmp_path / "b.db"), config=engine_config()):
+        pass
+    banners = [r.getMessage() for r in caplog.records if "REAL MONEY" in r.getMessage()]
+    assert banners == [
+        "REAL MONEY: the trading engine trades account ******00-01 on KIS's real server"
+    ]
+    assert DEMO_ACCOUNT_NO not in caplog.text
+    assert DEMO_ACCOUNT_NO.split("-")[0] not in caplog.text
+
+
+async def test_the_engine_reads_time_from_the_clients_clock(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    mock.clock.advance(timedelta(hours=2, minutes=7))
+    engine = await make_engine()
+    await engine.buy(A, 1_000_000)
+    expected = MIDDAY + timedelta(hours=2, minutes=7)
+    (fill,) = await engine.ledger.fills()
+    assert fill.filled_at == expected
+    (intent,) = await engine.ledger.intents()
+    assert intent.created_at == expected
