@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import httpx
 
 from kis_async import AsyncKISClient, KISSettings
 from kis_async.engine import EngineConfig, EngineRuleError, Ledger, TradingEngine
@@ -31,6 +32,20 @@ def settings(url: str, token_dir: Path) -> KISSettings:
         retry_max_delay=0.05,
         order_settle_seconds=0.2,
     )
+
+
+class SlowAnswers(httpx.AsyncHTTPTransport):
+    """A network whose order answers take a while to come back.
+
+    The server has the order by then, so a kill in that pause is a crash with the
+    order sent and its answer lost: the case reconcile exists for.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.method == "POST" and "/trading/order" in request.url.path:
+            await anyio.sleep(0.08)
+        return response
 
 
 def config() -> EngineConfig:
@@ -57,7 +72,8 @@ async def step(engine: TradingEngine, n: int) -> None:
 
 
 async def main(url: str, ledger_path: str, token_dir: str, steps: int) -> None:
-    async with AsyncKISClient(settings(url, Path(token_dir))) as kis:
+    client = AsyncKISClient(settings(url, Path(token_dir)), transport=SlowAnswers())
+    async with client as kis:
         engine = TradingEngine(kis, Ledger(ledger_path), config=config())
         async with engine:
             print("READY", flush=True)
