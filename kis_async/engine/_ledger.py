@@ -686,10 +686,11 @@ class Ledger:
                         intent_id,
                     ),
                 )
+                # A reconcile running beside the trade may have recorded it already.
                 db.execute(
                     "INSERT INTO orders (order_id, org_no, intent_id, ticker, side, quantity, "
                     "price, ordered_at, simulated, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-                    "?, ?)",
+                    "?, ?) ON CONFLICT(order_id) DO NOTHING",
                     (
                         order_id,
                         org_no,
