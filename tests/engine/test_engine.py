@@ -553,3 +553,40 @@ async def test_the_engine_reads_time_from_the_clients_clock(
     assert fill.filled_at == expected
     (intent,) = await engine.ledger.intents()
     assert intent.created_at == expected
+
+
+async def test_portfolio_pnl_matches_hand_computed_values_mid_sequence(
+    mock: MockKIS, tmp_path: Path
+) -> None:
+    """The scripted fills of the ledger test up to sell C, valued at the mock's price."""
+    from .test_ledger import _order, _progress
+
+    ledger = Ledger(tmp_path / "ledger.db")
+    await ledger.open()
+    await ledger.set_cash(10_000_000, at=MIDDAY, reason="test")
+    await _order(ledger, "A", Side.BUY, 100, 50_000)
+    await _progress(ledger, "A", 30, 1_500_000)
+    await _progress(ledger, "A", 100, 5_000_000, done=True)
+    await _order(ledger, "B", Side.BUY, 50, 50_100)
+    await _progress(ledger, "B", 20, 1_002_000, done=True)
+    await _order(ledger, "C", Side.SELL, 60, 51_000)
+    await _progress(ledger, "C", 25, 1_275_000)
+    await _progress(ledger, "C", 60, 3_060_000, done=True)
+    async with on(mock) as kis:
+        engine = TradingEngine(kis, ledger, config=engine_config(stop_loss=Decimal("-0.03")))
+        summary = await engine.portfolio()
+        await engine.aclose()
+    price = mock.current_price(A)
+    assert summary.cash == 7_050_610
+    assert summary.invested == 3_001_420
+    assert summary.realised_pnl == 21_679 + 30_351
+    assert summary.fees_paid == 210 + 491 + 140 + 179 + 250
+    assert summary.taxes_paid == 2_550 + 3_570
+    assert summary.unrealised_pnl == 60 * price - 3_001_420
+    assert summary.equity == 7_050_610 + 60 * price
+    assert summary.win_rate == 1
+    (position,) = summary.positions
+    assert position.avg_cost == Decimal(3_001_420) / 60
+    assert position.stop_price == Decimal(3_001_420) / 60 * Decimal("0.97")
+    assert position.unrealised_pct == Decimal(60 * price - 3_001_420) * 100 / 3_001_420
+    assert position.sector == "semis"
