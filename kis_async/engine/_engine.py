@@ -89,6 +89,53 @@ def shares_for(amount_krw: int, price: int, config: EngineConfig | None = None) 
     return max_quantity(amount_krw, price, fees)
 
 
+class _TradingGate:
+    """Trades run side by side (shared); a reconcile runs alone (exclusive).
+
+    A reconcile that compared the balance while a trade waited for its fills would
+    "repair" a position the trade is about to record, and count its shares twice.
+    Waiting reconciles hold back new trades, so a busy monitor cannot starve them.
+    """
+
+    def __init__(self) -> None:
+        self._condition = anyio.Condition()
+        self._active = 0
+        self._exclusive = False
+        self._waiting = 0
+
+    @asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        async with self._condition:
+            while self._exclusive or self._waiting:
+                await self._condition.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                async with self._condition:
+                    self._active -= 1
+                    self._condition.notify_all()
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        async with self._condition:
+            self._waiting += 1
+            try:
+                while self._exclusive or self._active:
+                    await self._condition.wait()
+            finally:
+                self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                async with self._condition:
+                    self._exclusive = False
+                    self._condition.notify_all()
+
+
 def _mask(account: str) -> str:
     cano, _, product = account.partition("-")
     return f"{'*' * (len(cano) - 2)}{cano[-2:]}-{product}"
@@ -128,7 +175,7 @@ class TradingEngine:
         self.recent: collections.deque[TradeResult] = collections.deque(maxlen=_RECENT)
         self._file_blacklist: frozenset[str] = frozenset()
         self._locks: dict[str, anyio.Lock] = {}
-        self._reconcile_lock = anyio.Lock()
+        self._gate = _TradingGate()
         self._last_quotes: dict[str, CurrentPrice] = {}
 
     def __repr__(self) -> str:
@@ -249,9 +296,11 @@ class TradingEngine:
 
     @asynccontextmanager
     async def _ticker_lock(self, ticker: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(ticker, anyio.Lock())
-        async with lock:
-            yield
+        # Shared with other trades, exclusive of reconcile; then one trade a ticker.
+        async with self._gate.shared():
+            lock = self._locks.setdefault(ticker, anyio.Lock())
+            async with lock:
+                yield
 
     # -- trading -----------------------------------------------------------------------
 
@@ -725,9 +774,10 @@ class TradingEngine:
         missed; cancel the unfilled rest of orders a crash left resting (what the fill
         timeout would have done); then compare positions and cash with
         ``get_balance()`` and set the ledger to the broker's figures. It never places
-        an order. Runs on open; safe to run any time.
+        an order. Runs on open; safe to run any time: it waits for trades in progress
+        to finish and holds new ones back until it is done.
         """
-        async with self._reconcile_lock:
+        async with self._gate.exclusive():
             report = ReconcileReport(at=self._now(), simulated=self.dry_run)
             if await self.ledger.cash() is None:
                 await self._opening_balance(report)

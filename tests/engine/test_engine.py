@@ -590,3 +590,27 @@ async def test_portfolio_pnl_matches_hand_computed_values_mid_sequence(
     assert position.stop_price == Decimal(3_001_420) / 60 * Decimal("0.97")
     assert position.unrealised_pct == Decimal(60 * price - 3_001_420) * 100 / 3_001_420
     assert position.sector == "semis"
+
+
+async def test_a_reconcile_waits_for_a_trade_in_progress(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    account(mock).set_cash(10_000_000_000)
+    engine = await make_engine(fill_timeout=0.3, fill_poll_interval=0.05)
+    book = mock.market.book(B, mock.clock.now())
+    amount = buy_cost(book.asks[0], book.ask_qty[0] + 5)  # part rests until the timeout
+    reports: list[Any] = []
+
+    async def reconcile_soon() -> None:
+        await anyio.sleep(0.1)  # the buy is waiting for fills by now
+        reports.append(await engine.reconcile())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(engine.buy, B, amount)
+        group.start_soon(reconcile_soon)
+    (report,) = reports
+    # Had it run beside the buy, it would have cancelled the buy's rest and "repaired"
+    # a position the buy was about to record.
+    assert report.in_agreement
+    assert report.cancelled == []
+    await assert_agrees_with_mock(engine, mock)
