@@ -613,13 +613,14 @@ class TradingEngine:
         )
 
     async def positions(self) -> list[Position]:
-        """Open positions valued at current prices (one fan-out for all of them)."""
+        """Open positions valued at current prices (one fan-out for all of them), KRW."""
         held = await self.ledger.positions()
-        quotes = await self._quotes([p.ticker for p in held])
+        await self._quotes([p.ticker for p in held])
+        # A ticker whose quote failed this time is valued at its last quote, or at the
+        # highest price recorded for it when none was seen yet.
+        last = self._last_quotes
         return [
-            self._position(
-                p, quotes[p.ticker].current_price if p.ticker in quotes else p.high_price
-            )
+            self._position(p, last[p.ticker].current_price if p.ticker in last else p.high_price)
             for p in held
         ]
 

@@ -97,7 +97,7 @@ def _run_and_kill(args: list[str], rng: random.Random) -> str:
             line = trader.stdout.readline()  # wait until it trades
             if not line.startswith("READY"):
                 raise AssertionError(f"trader did not start: {line!r}")
-            time.sleep(rng.uniform(0.0, 0.5))
+            time.sleep(rng.uniform(0.0, 0.4))
         if trader.poll() is None:
             trader.send_signal(signal.SIGKILL)
             ending = "killed"
