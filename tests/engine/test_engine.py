@@ -614,3 +614,24 @@ async def test_a_reconcile_waits_for_a_trade_in_progress(
     assert report.in_agreement
     assert report.cancelled == []
     await assert_agrees_with_mock(engine, mock)
+
+
+async def test_a_cancel_during_the_send_still_records_the_order(
+    mock_clock: MockClock, tmp_path: Path
+) -> None:
+    slow = MockKIS(seed=3, clock=mock_clock, rate_limit=float("inf"), latency=0.1)
+    kis = on(slow)
+    engine = TradingEngine(kis, Ledger(tmp_path / "l.db"), config=engine_config())
+    async with kis, engine:
+        posts_before = slow.stats.requests[ORDER_CASH]
+        with anyio.move_on_after(0.15) as scope:  # the book takes 0.1 s: mid-POST
+            await engine.buy(A, 1_000_000)
+        assert scope.cancelled_caught
+        assert slow.stats.requests[ORDER_CASH] - posts_before == 1
+        (order,) = buys(slow, A)
+        (intent,) = await engine.ledger.intents()
+        assert intent.state == "sent"
+        assert intent.order_id == order.order_id
+        (recorded,) = await engine.ledger.orders()
+        assert recorded.filled_quantity == order.filled
+        await assert_agrees_with_mock(engine, slow)
