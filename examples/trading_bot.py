@@ -151,7 +151,7 @@ async def main(rounds: int, minutes: float, ledger_path: Path) -> None:
             note = "stopped by Ctrl-C" if interrupted else f"{strategy.rounds} rounds"
             console.print(
                 f"{note}, {clock.now():%H:%M} KST; {len(engine.recent)} trades; "
-                f"total P&L {summary.total_pnl:+,} KRW; ledger {ledger_path}"
+                f"total P&L {summary.total_pnl:+,} KRW"
             )
 
 
