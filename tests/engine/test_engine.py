@@ -635,3 +635,35 @@ async def test_a_cancel_during_the_send_still_records_the_order(
         (recorded,) = await engine.ledger.orders()
         assert recorded.filled_quantity == order.filled
         await assert_agrees_with_mock(engine, slow)
+
+
+async def test_the_monitor_and_manual_orders_write_the_ledger_together(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    # Tight rules, so the monitor sells while manual orders come in.
+    engine = await make_engine(
+        stop_loss=Decimal("-0.002"), take_profit=Decimal("0.002"), trailing_stop=None
+    )
+    tickers = list(mock.tickers[:6])
+
+    class Clockwork:
+        async def on_prices(self, prices: Any, engine: TradingEngine) -> None:
+            mock.clock.advance(60)
+            await anyio.sleep(0)
+
+    async def manual() -> None:
+        for round_ in range(3):
+            for ticker in tickers:
+                await engine.buy(ticker, 2_000_000 + 10_000 * round_, reason="manual")
+                await anyio.sleep(0)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: engine.run(interval=0, strategy=Clockwork(), steps=30))
+        group.start_soon(manual)
+    exits = [t for t in engine.recent if t.reason in ("stop_loss", "take_profit")]
+    assert exits  # the monitor did sell while the manual buys ran
+    assert len(buys(mock)) == 18
+    await assert_agrees_with_mock(engine, mock)
+    fills = await engine.ledger.fills()
+    assert sum(f.quantity for f in fills if f.side is Side.BUY) == sum(o.filled for o in buys(mock))
+    assert (await engine.reconcile()).in_agreement
