@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from kis_async import ConfigError, OrderStateUnknownError, Side
@@ -649,13 +650,13 @@ async def test_the_monitor_and_manual_orders_write_the_ledger_together(
     class Clockwork:
         async def on_prices(self, prices: Any, engine: TradingEngine) -> None:
             mock.clock.advance(60)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
 
     async def manual() -> None:
         for round_ in range(3):
             for ticker in tickers:
                 await engine.buy(ticker, 2_000_000 + 10_000 * round_, reason="manual")
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
 
     async with anyio.create_task_group() as group:
         group.start_soon(lambda: engine.run(interval=0, strategy=Clockwork(), steps=30))
