@@ -886,10 +886,19 @@ class TradingEngine:
         now = self._now()
         broker = {h.stock_code: h for h in balance.holdings if h.quantity > 0}
         mine = {p.ticker: p for p in await self.ledger.positions()}
+        # An intent still unresolved may yet turn out to be an order whose fills a later
+        # reconcile applies: repairing its ticker (or the cash) now would count them twice.
+        unresolved = await self.ledger.intents(UNRESOLVED)
+        held_back = {intent.ticker for intent in unresolved}
         for ticker in sorted(set(broker) | set(mine)):
             held = broker[ticker].quantity if ticker in broker else 0
             ours = mine[ticker].quantity if ticker in mine else 0
             if held == ours:
+                continue
+            if ticker in held_back:
+                report.differences.append(
+                    Difference("position", ticker, ours, held, "not repaired: intent pending")
+                )
                 continue
             if held == 0:
                 basis = 0
@@ -906,10 +915,12 @@ class TradingEngine:
         # lags today's trades by two days).
         deposit = balance.summary.d2_deposit
         if cash != deposit:
-            await self.ledger.set_cash(deposit, at=now, reason="reconcile")
-            report.differences.append(
-                Difference("cash", None, cash, deposit, "set to the broker's")
-            )
+            if unresolved:
+                action = "not repaired: intent pending"
+            else:
+                await self.ledger.set_cash(deposit, at=now, reason="reconcile")
+                action = "set to the broker's"
+            report.differences.append(Difference("cash", None, cash, deposit, action))
         await self.ledger.log(
             "reconciled",
             at=now,

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -90,6 +91,9 @@ def _run_and_kill(args: list[str], rng: random.Random) -> str:
         text=True,
     )
     assert trader.stdout is not None
+    # Whatever happens, no trader outlives its trial (a hung one is killed too).
+    watchdog = threading.Timer(30, trader.kill)
+    watchdog.start()
     try:
         if rng.random() < 0.2:
             time.sleep(rng.uniform(0.0, 0.8))  # anywhere, even during start or reconcile
@@ -105,7 +109,10 @@ def _run_and_kill(args: list[str], rng: random.Random) -> str:
             ending = f"exited {trader.returncode}"
     finally:
         trader.wait(timeout=10)
+        watchdog.cancel()
         trader.stdout.close()
+    # Let the server finish a request the kill cut off before the check looks.
+    time.sleep(0.05)
     return ending
 
 

@@ -330,7 +330,8 @@ async def test_fifty_positions_are_priced_in_one_fan_out(
         return peak
 
     # Unpaced: all fifty are in flight at once (one gather, not fifty rounds).
-    free = MockKIS(seed=3, clock=mock_clock, rate_limit=float("inf"), latency=0.02)
+    # Latency long enough that every request is still in flight when the last one starts.
+    free = MockKIS(seed=3, clock=mock_clock, rate_limit=float("inf"), latency=0.3)
     assert await check(free, "free.db") == 50
     # Against a server enforcing its limit, the client's gate keeps every request in.
     limited = MockKIS(seed=3, clock=mock_clock, rate_limit=100, latency=0.02)
@@ -432,8 +433,13 @@ async def test_cancelling_run_leaves_no_order_half_recorded(
         async def on_prices(self, prices: Any, engine: TradingEngine) -> None:
             await engine.buy(B, amount)
 
-    with anyio.move_on_after(0.2):
-        await engine.run(interval=0.01, strategy=BuyOnce())
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: engine.run(interval=0.01, strategy=BuyOnce()))
+        # Until the order rests and the engine waits for fills (the mock has no event).
+        while not buys(mock, B):  # noqa: ASYNC110
+            await anyio.sleep(0.005)
+        await anyio.sleep(0.03)
+        group.cancel_scope.cancel()
     (order,) = buys(mock, B)
     assert order.resting == 0  # the rest was cancelled on the way out
     intents = await engine.ledger.intents()
@@ -603,7 +609,9 @@ async def test_a_reconcile_waits_for_a_trade_in_progress(
     reports: list[Any] = []
 
     async def reconcile_soon() -> None:
-        await anyio.sleep(0.1)  # the buy is waiting for fills by now
+        # Until the buy is sent and waits for fills (the mock has no event).
+        while not buys(mock, B):  # noqa: ASYNC110
+            await anyio.sleep(0.005)
         reports.append(await engine.reconcile())
 
     async with anyio.create_task_group() as group:
@@ -625,9 +633,12 @@ async def test_a_cancel_during_the_send_still_records_the_order(
     engine = TradingEngine(kis, Ledger(tmp_path / "l.db"), config=engine_config())
     async with kis, engine:
         posts_before = slow.stats.requests[ORDER_CASH]
-        with anyio.move_on_after(0.15) as scope:  # the book takes 0.1 s: mid-POST
-            await engine.buy(A, 1_000_000)
-        assert scope.cancelled_caught
+        async with anyio.create_task_group() as group:
+            group.start_soon(engine.buy, A, 1_000_000)
+            # The POST has reached the mock, which answers after its latency: cancel now.
+            while slow.stats.requests[ORDER_CASH] == posts_before:  # noqa: ASYNC110
+                await anyio.sleep(0.002)
+            group.cancel_scope.cancel()
         assert slow.stats.requests[ORDER_CASH] - posts_before == 1
         (order,) = buys(slow, A)
         (intent,) = await engine.ledger.intents()
@@ -668,3 +679,30 @@ async def test_the_monitor_and_manual_orders_write_the_ledger_together(
     fills = await engine.ledger.fills()
     assert sum(f.quantity for f in fills if f.side is Side.BUY) == sum(o.filled for o in buys(mock))
     assert (await engine.reconcile()).in_agreement
+
+
+async def test_a_pending_intent_holds_back_repairs_it_could_explain(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine()
+    now = mock.clock.now()
+    ask = mock.market.book(A, now).asks[0]
+    await engine.ledger.add_intent(
+        kind="new",
+        ticker=A,
+        side=Side.BUY,
+        quantity=3,
+        price=ask,
+        order_type="limit",
+        window_start=now - timedelta(seconds=5),
+        created_at=now,
+    )
+    # The account moves behind the ledger while the intent is unresolved.
+    account(mock).set_holding(A, 3, ask)
+    report = await engine.reconcile()
+    assert sorted(d.action for d in report.differences) == ["not repaired: intent pending"]
+    assert await engine.ledger.positions() == []
+    mock.clock.advance(120)  # the window closes: no such order, the intent was not sent
+    report = await engine.reconcile()
+    assert report.not_sent
+    await assert_agrees_with_mock(engine, mock)
