@@ -75,6 +75,8 @@ class EngineConfig(BaseSettings):
         extra="ignore",
         arbitrary_types_allowed=True,
         validate_default=True,
+        # KIS_ENGINE_TRAILING_STOP= (empty) switches a rule or limit off.
+        env_parse_none_str="",
     )
 
     #: Sell once the price is this fraction below the average cost (None: no stop).
@@ -114,6 +116,8 @@ class EngineConfig(BaseSettings):
     @field_validator("blacklist", mode="before")
     @classmethod
     def _tickers(cls, value: Any) -> Any:
+        if value is None:
+            return frozenset()
         if isinstance(value, str):
             value = [part for part in value.replace(",", " ").split() if part]
         if isinstance(value, list | tuple | set | frozenset):

@@ -706,3 +706,9 @@ async def test_a_pending_intent_holds_back_repairs_it_could_explain(
     report = await engine.reconcile()
     assert report.not_sent
     await assert_agrees_with_mock(engine, mock)
+
+
+def test_env_example_lists_every_engine_setting() -> None:
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    for name in EngineConfig.model_fields:
+        assert f"KIS_ENGINE_{name.upper()}" in example, name
