@@ -300,7 +300,7 @@ async def test_fifty_positions_are_priced_in_one_fan_out(
 ) -> None:
     tickers = list(MockKIS(seed=3, clock=mock_clock).tickers[:50])
 
-    async def check(mock: MockKIS, name: str) -> int:
+    async def check(mock: MockKIS, name: str, latency: float) -> int:
         """Runs check_exits over 50 positions; returns the most price requests in flight."""
         in_flight = peak = 0
         app = mock.app
@@ -325,17 +325,18 @@ async def test_fifty_positions_are_priced_in_one_fan_out(
             assert len(await engine.ledger.positions()) == 50
             before = mock.stats.requests[PRICE]
             peak = 0
+            mock.latency = latency
             assert await engine.check_exits() == []
             assert mock.stats.requests[PRICE] - before == 50
         return peak
 
     # Unpaced: all fifty are in flight at once (one gather, not fifty rounds).
     # Latency long enough that every request is still in flight when the last one starts.
-    free = MockKIS(seed=3, clock=mock_clock, rate_limit=float("inf"), latency=0.3)
-    assert await check(free, "free.db") == 50
+    free = MockKIS(seed=3, clock=mock_clock, rate_limit=float("inf"))
+    assert await check(free, "free.db", latency=0.3) == 50
     # Against a server enforcing its limit, the client's gate keeps every request in.
-    limited = MockKIS(seed=3, clock=mock_clock, rate_limit=100, latency=0.02)
-    await check(limited, "limited.db")
+    limited = MockKIS(seed=3, clock=mock_clock, rate_limit=100)
+    await check(limited, "limited.db", latency=0.02)
     assert limited.stats.rate_limited == 0
 
 
