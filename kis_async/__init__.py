@@ -15,6 +15,7 @@ from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
 from ._base_client import ClientStats
 from ._client import AsyncKISClient
 from ._clock import KST, Clock, SystemClock
+from ._codes import KIS_CODES, describe_code
 from ._config import Env, KISSettings
 from ._errors import (
     AuthError,
@@ -79,12 +80,69 @@ from ._trading_models import (
     Side,
 )
 
+if TYPE_CHECKING:
+    from .mock import MockKIS
+    from .stream import (
+        AlreadySubscribedError,
+        AppKeyInUseError,
+        FillNotice,
+        InvalidTrIdError,
+        KISStream,
+        NoticeKind,
+        OrderBookUpdate,
+        StreamClosedError,
+        StreamConnectionError,
+        StreamError,
+        StreamEvent,
+        StreamProtocolError,
+        StreamStats,
+        StreamView,
+        Subscription,
+        SubscriptionError,
+        SubscriptionLimitError,
+        SubscriptionTimeoutError,
+        TradeTick,
+        WebsocketsTransport,
+        WebSocketTransport,
+    )
+
 __version__ = "0.1.0"
 
+#: Public names of kis_async.stream, imported on first use (the stream's socket and
+#: decryption need the optional "stream" extra).
+_STREAM_NAMES = frozenset(
+    {
+        "AlreadySubscribedError",
+        "AppKeyInUseError",
+        "FillNotice",
+        "InvalidTrIdError",
+        "KISStream",
+        "NoticeKind",
+        "OrderBookUpdate",
+        "StreamClosedError",
+        "StreamConnectionError",
+        "StreamError",
+        "StreamEvent",
+        "StreamProtocolError",
+        "StreamStats",
+        "StreamView",
+        "Subscription",
+        "SubscriptionError",
+        "SubscriptionLimitError",
+        "SubscriptionTimeoutError",
+        "TradeTick",
+        "WebSocketTransport",
+        "WebsocketsTransport",
+    }
+)
+
 __all__ = [
+    "KIS_CODES",
     "KST",
     "AccessToken",
+    "AlreadySubscribedError",
     "AmountTooSmallError",
+    "AppKeyInUseError",
     "AsyncKISClient",
     "AuthError",
     "Balance",
@@ -105,14 +163,17 @@ __all__ = [
     "ExitDecision",
     "ExitRules",
     "FileTokenStore",
+    "FillNotice",
     "Holding",
     "InvalidRequestError",
+    "InvalidTrIdError",
     "KISAPIError",
     "KISError",
     "KISModel",
     "KISResponseError",
     "KISServerError",
     "KISSettings",
+    "KISStream",
     "KISTimeoutError",
     "KISTransportError",
     "Ledger",
@@ -122,8 +183,10 @@ __all__ = [
     "MockKIS",
     "NoPositionError",
     "NoQuoteError",
+    "NoticeKind",
     "OrderBook",
     "OrderBookLevel",
+    "OrderBookUpdate",
     "OrderRecord",
     "OrderRejectedError",
     "OrderResult",
@@ -139,12 +202,27 @@ __all__ = [
     "Side",
     "StockInfo",
     "Strategy",
+    "StreamClosedError",
+    "StreamConnectionError",
+    "StreamError",
+    "StreamEvent",
+    "StreamProtocolError",
+    "StreamStats",
+    "StreamView",
+    "Subscription",
+    "SubscriptionError",
+    "SubscriptionLimitError",
+    "SubscriptionTimeoutError",
     "SystemClock",
     "TokenExpiredError",
     "TokenIssueThrottledError",
     "TokenStore",
     "TradeResult",
+    "TradeTick",
     "TradingEngine",
+    "WebSocketTransport",
+    "WebsocketsTransport",
+    "describe_code",
     "engine",
     "market",
 ]
@@ -184,8 +262,8 @@ _ENGINE_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> object:
-    # The mock server and the engine are imported on first use, so `import kis_async`
-    # stays light.
+    # The mock server, the engine and the stream are imported on first use, so
+    # `import kis_async` stays light.
     if name == "MockKIS":
         from .mock import MockKIS
 
@@ -195,4 +273,8 @@ def __getattr__(name: str) -> object:
 
         module = importlib.import_module(".engine", __name__)
         return module if name == "engine" else getattr(module, name)
+    if name in _STREAM_NAMES:
+        from . import stream
+
+        return getattr(stream, name)
     raise AttributeError(f"module 'kis_async' has no attribute {name!r}")

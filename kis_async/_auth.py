@@ -2,32 +2,39 @@
 
 KIS tokens live 24 h, KIS issues at most one a minute per app key, and a re-issue
 within 6 h returns the same token. :class:`TokenManager` therefore issues as rarely as
-possible: one request however many coroutines need a token (single flight behind an
-``asyncio.Lock`` with a double check), reuse of the token cached on disk by earlier
-runs or other processes, renewal shortly before expiry, and compare-and-invalidate when
-KIS says a token expired, so that a late answer about an old token never discards a
-newer one.
+possible: one request however many coroutines need a token (single flight in a task
+the manager owns, and across processes a lock the store provides), reuse of the token
+cached on disk by earlier runs or other processes, renewal shortly before expiry, and
+compare-and-invalidate when KIS says a token expired, so that a late answer about an old
+token never discards a newer one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 import anyio
 
 from ._clock import Clock
 from ._constants import TOKEN_MIN_ISSUE_INTERVAL, TOKEN_REFRESH_MARGIN
-from ._errors import KISAPIError, KISServerError, KISTransportError, TokenIssueThrottledError
+from ._errors import TokenIssueThrottledError
 from ._redact import get_logger, redactor
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; EGW00133 and the store poll cover it
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "AccessToken",
@@ -83,14 +90,41 @@ def token_cache_key(env: str, base_url: str, app_key: str) -> str:
 
 @runtime_checkable
 class TokenStore(Protocol):
-    """Where a token outlives the client: memory, a file, or a shared store."""
+    """Where a token outlives the client: memory, a file, or a shared store.
 
-    async def load(self) -> AccessToken | None: ...
+    Every process (and host) sharing one store shares one token and one issuance:
+    :class:`TokenManager` takes :meth:`issue_lock`, re-reads :meth:`load`, and only
+    then asks KIS, so that KIS's one-token-a-minute rule is met across all of them.
+    """
 
-    async def save(self, token: AccessToken) -> None: ...
+    async def load(self) -> AccessToken | None:
+        """The stored token, or None when there is none (or it cannot be read)."""
+        ...
+
+    async def save(self, token: AccessToken) -> None:
+        """Store ``token`` for every sharer; a store that cannot write keeps it locally."""
+        ...
 
     async def discard(self, token: AccessToken) -> None:
-        """Forget ``token`` if it is the one stored (a newer one is kept)."""
+        """Forget ``token`` if it is the one stored (compare-and-discard: a newer one is kept)."""
+        ...
+
+    def issue_lock(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held around "re-read the store, then issue".
+
+        Exclusive across every process and host sharing the store, so that one of them
+        asks KIS and the others find its token on their re-read. A store private to one
+        process (:class:`MemoryTokenStore`) needs none: the manager's own single flight
+        covers it.
+        """
+        ...
+
+    async def last_issued(self) -> datetime | None:
+        """When any sharer last asked KIS for a token that may have been issued."""
+        ...
+
+    async def note_issued(self, when: datetime) -> None:
+        """Record that a token may have been issued at ``when`` (the one-a-minute stamp)."""
         ...
 
 
@@ -99,6 +133,7 @@ class MemoryTokenStore:
 
     def __init__(self) -> None:
         self._token: AccessToken | None = None
+        self._last_issued: datetime | None = None
 
     async def load(self) -> AccessToken | None:
         return self._token
@@ -110,8 +145,25 @@ class MemoryTokenStore:
         if self._token is not None and self._token.value == token.value:
             self._token = None
 
+    def issue_lock(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    async def last_issued(self) -> datetime | None:
+        return self._last_issued
+
+    async def note_issued(self, when: datetime) -> None:
+        if self._last_issued is None or when > self._last_issued:
+            self._last_issued = when
+
     def __repr__(self) -> str:
         return "MemoryTokenStore()"
+
+
+#: How often a process waiting for another's issuance lock tries again (seconds).
+_LOCK_POLL = 0.02
+#: How long a process waits for the lock before issuing without it (seconds); the
+#: holder's issuance is one HTTP exchange, far shorter than this.
+_LOCK_PATIENCE = 30.0
 
 
 class FileTokenStore:
@@ -119,20 +171,91 @@ class FileTokenStore:
 
     The file holds the token and its times, never the app key or secret. Writes are
     atomic (temporary file, then rename) so a crash never leaves half a token, and all
-    file I/O runs in a worker thread so the event loop never blocks.
+    file I/O runs in a worker thread so the event loop never blocks. Issuance is
+    serialised across the processes of one machine by an ``flock`` on a lock file
+    beside the token (POSIX; elsewhere KIS's EGW00133 answer and the store poll that
+    follows it do that job). A directory that cannot be written is reported once and
+    the token is then kept in memory.
     """
 
     def __init__(self, directory: Path, key: str) -> None:
         self.path = Path(directory) / f"{key}.json"
+        self._lock_path = Path(directory) / f"{key}.lock"
+        self._stamp_path = Path(directory) / f"{key}.issued"
+        self._fallback = MemoryTokenStore()
+        self._unwritable = False
 
     async def load(self) -> AccessToken | None:
+        if self._unwritable:
+            return await self._fallback.load()
         return await anyio.to_thread.run_sync(self._load)
 
     async def save(self, token: AccessToken) -> None:
-        await anyio.to_thread.run_sync(self._save, token)
+        await self._fallback.save(token)
+        if not self._unwritable:
+            await anyio.to_thread.run_sync(self._save, token)
 
     async def discard(self, token: AccessToken) -> None:
-        await anyio.to_thread.run_sync(self._discard, token)
+        await self._fallback.discard(token)
+        if not self._unwritable:
+            await anyio.to_thread.run_sync(self._discard, token)
+
+    async def last_issued(self) -> datetime | None:
+        local = await self._fallback.last_issued()
+        if self._unwritable:
+            return local
+        shared = await anyio.to_thread.run_sync(self._read_stamp)
+        if shared is None or (local is not None and local > shared):
+            return local
+        return shared
+
+    async def note_issued(self, when: datetime) -> None:
+        await self._fallback.note_issued(when)
+        if not self._unwritable:
+            await anyio.to_thread.run_sync(self._write_stamp, when)
+
+    @contextlib.asynccontextmanager
+    async def issue_lock(self) -> AsyncIterator[None]:
+        handle = None
+        if fcntl is not None and not self._unwritable:
+            deadline = time.monotonic() + _LOCK_PATIENCE
+            while True:
+                handle = await anyio.to_thread.run_sync(self._try_lock)
+                if handle is not None or self._unwritable or time.monotonic() > deadline:
+                    break
+                await anyio.sleep(_LOCK_POLL)
+        try:
+            yield
+        finally:
+            if handle is not None:
+                handle.close()  # closing the descriptor releases the flock
+
+    # -- worker-thread side --------------------------------------------------------
+
+    def _unwritable_dir(self, exc: OSError) -> None:
+        if not self._unwritable:
+            self._unwritable = True
+            logger.warning(
+                "token cache directory %s is not writable (%s); keeping the token in memory only",
+                self.path.parent,
+                exc.strerror or type(exc).__name__,
+            )
+
+    def _try_lock(self) -> IO[bytes] | None:
+        assert fcntl is not None
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            handle = os.fdopen(fd, "r+b")
+        except OSError as exc:
+            self._unwritable_dir(exc)
+            return None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return None  # another process holds it
+        return handle
 
     def _load(self) -> AccessToken | None:
         try:
@@ -144,34 +267,66 @@ class FileTokenStore:
             logger.warning("ignoring unreadable token cache file %s", self.path)
             return None
 
-    def _save(self, token: AccessToken) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # mkstemp creates the file with mode 0600, so the token is never world-readable,
-        # not even for the moment before the rename.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".token-", suffix=".tmp")
+    def _write_private(self, target: Path, text: str) -> None:
+        try:
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # mkstemp creates the file with mode 0600, so the token is never
+            # world-readable, not even for the moment before the rename.
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".token-", suffix=".tmp")
+        except OSError as exc:
+            self._unwritable_dir(exc)
+            return
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(token.to_json(), handle)
-            os.replace(tmp, self.path)
+                handle.write(text)
+            os.replace(tmp, target)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            self._unwritable_dir(exc)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def _save(self, token: AccessToken) -> None:
+        self._write_private(self.path, json.dumps(token.to_json()))
+
+    def _read_stamp(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self._stamp_path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return None
+
+    def _write_stamp(self, when: datetime) -> None:
+        current = self._read_stamp()
+        if current is None or when > current:
+            self._write_private(self._stamp_path, when.isoformat())
+
     def _discard(self, token: AccessToken) -> None:
         stored = self._load()
         if stored is not None and stored.value == token.value:
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError as exc:
+                self._unwritable_dir(exc)
 
     def __repr__(self) -> str:
         return f"FileTokenStore({str(self.path.parent)!r})"
 
 
+#: After EGW00133, how long the store is polled for the winner's token (seconds).
+TOKEN_POLL_WINDOW = 1.5
+_TOKEN_POLL_INTERVAL = 0.05
+
+
 class TokenManager:
     """Hands out a valid token, issuing a new one only when it must.
 
-    ``issue`` performs the ``/oauth2/tokenP`` call. ``get`` is cheap when a fresh token
-    is held (no lock taken); otherwise one caller issues while the others wait on the
-    lock and then reuse its result.
+    ``issue`` performs one ``/oauth2/tokenP`` exchange (no retries of its own: the
+    caller's retry budget covers it). A wait for KIS's one-a-minute slot longer than
+    ``max_wait`` seconds is not sat out: TokenIssueThrottledError says when to ask
+    again. ``get`` is cheap when a fresh token is held; otherwise the first caller
+    starts a renewal task that the manager owns and every caller awaits it, so a caller
+    that is cancelled loses nothing: the answer still arrives and is kept for the next.
     """
 
     def __init__(
@@ -182,17 +337,20 @@ class TokenManager:
         clock: Clock,
         refresh_margin: timedelta = TOKEN_REFRESH_MARGIN,
         min_issue_interval: float = TOKEN_MIN_ISSUE_INTERVAL,
+        poll_window: float = TOKEN_POLL_WINDOW,
+        max_wait: float | None = None,
     ) -> None:
         self._issue = issue
         self._store = store
         self._clock = clock
         self._margin = refresh_margin
         self._min_interval = min_issue_interval
+        self._poll_window = poll_window
+        self._max_wait = max_wait
         self._token: AccessToken | None = None
-        self._lock = asyncio.Lock()
+        self._renewal: asyncio.Task[AccessToken] | None = None
         self._rejected: set[str] = set()
         self._registered: set[str] = set()
-        self._last_issue: datetime | None = None
         #: How many times ``issue`` was called (tokenP requests made by this manager).
         self.issue_count = 0
 
@@ -205,18 +363,13 @@ class TokenManager:
         token = self._token
         if token is not None and token.is_fresh(self._clock.now(), self._margin):
             return token
-        async with self._lock:
-            token = self._token
-            if token is not None and token.is_fresh(self._clock.now(), self._margin):
-                return token  # another caller renewed it while we waited
-            stored = await self._usable_stored()
-            if stored is not None:
-                self._token = stored
-                return stored
-            token = await self._issue_respecting_interval()
-            self._token = token
-            await self._store.save(token)
-            return token
+        renewal = self._renewal
+        if renewal is None or renewal.done():
+            renewal = asyncio.get_running_loop().create_task(self._renew())
+            renewal.add_done_callback(_retrieve)
+            self._renewal = renewal
+        # Shielded: a cancelled caller stops waiting, the renewal goes on for the others.
+        return await asyncio.shield(renewal)
 
     async def invalidate(self, token: AccessToken) -> bool:
         """Drop ``token`` after KIS rejected it; a different (newer) token is kept.
@@ -236,12 +389,21 @@ class TokenManager:
         if self._token is not None:
             await self.invalidate(self._token)
 
+    async def _renew(self) -> AccessToken:
+        async with self._store.issue_lock():
+            # The lock holder before us may have issued: its token is in the store.
+            token = await self._usable_stored()
+            if token is None:
+                token = await self._issue_respecting_interval()
+                await self._store.save(token)
+        self._token = token
+        return token
+
     async def _usable_stored(self) -> AccessToken | None:
         stored = await self._store.load()
         if stored is None or stored.value in self._rejected:
             return None
         if not stored.is_fresh(self._clock.now(), self._margin):
-            self._note_issue(stored.issued_at)
             return None
         if stored.value not in self._registered:
             self._registered.add(stored.value)
@@ -249,15 +411,19 @@ class TokenManager:
         logger.debug("reusing cached token %s", stored.fingerprint)
         return stored
 
-    def _note_issue(self, when: datetime) -> None:
-        if self._last_issue is None or when > self._last_issue:
-            self._last_issue = when
-
     async def _wait_for_issue_slot(self) -> None:
-        if self._last_issue is None:
+        last = await self._store.last_issued()
+        if last is None:
             return
-        elapsed = (self._clock.now() - self._last_issue).total_seconds()
+        elapsed = (self._clock.now() - last).total_seconds()
         wait = self._min_interval - elapsed
+        if wait > 0 and self._max_wait is not None and wait > self._max_wait:
+            # Longer than the caller would wait for an answer: fail now, and say when.
+            raise TokenIssueThrottledError(
+                f"KIS issues one token a minute per app key and one may have been issued "
+                f"{elapsed:.0f} s ago; ask again in {wait:.0f} s",
+                msg_cd="EGW00133",
+            )
         if wait > 0:
             logger.warning(
                 "KIS issues one token a minute; waiting %.1f s before asking for another", wait
@@ -265,34 +431,44 @@ class TokenManager:
             await anyio.sleep(wait)
 
     async def _issue_once(self) -> AccessToken:
-        await self._wait_for_issue_slot()
-        asked_at = self._clock.now()
+        """One tokenP exchange. Only a success stamps the one-a-minute clock: a
+        connection that never opened issued nothing, and after a 5xx or a lost answer
+        the worst a prompt second request meets is EGW00133, which is handled."""
         self.issue_count += 1
-        try:
-            token = await self._issue()
-        except KISAPIError as exc:
-            # A clear refusal (bad key or secret) issued nothing; anything else may have.
-            if isinstance(exc, KISServerError) or exc.status_code == 0:
-                self._note_issue(asked_at)
-            raise
-        except KISTransportError as exc:
-            if exc.request_sent:
-                self._note_issue(asked_at)
-            raise
-        self._note_issue(token.issued_at)
+        token = await self._issue()
+        self._registered.add(token.value)
+        await self._store.note_issued(token.issued_at)
         logger.info(
             "access token %s issued, expires %s", token.fingerprint, token.expires_at.isoformat()
         )
         return token
 
+    async def _poll_store(self) -> AccessToken | None:
+        """The winner's token, if it appears in the store within the poll window."""
+        deadline = time.monotonic() + self._poll_window
+        while True:
+            stored = await self._usable_stored()
+            if stored is not None or time.monotonic() >= deadline:
+                return stored
+            await anyio.sleep(_TOKEN_POLL_INTERVAL)
+
     async def _issue_respecting_interval(self) -> AccessToken:
+        await self._wait_for_issue_slot()
         try:
             return await self._issue_once()
         except TokenIssueThrottledError:
-            # Someone issued within the minute: another process sharing the cache, or an
-            # earlier request whose answer was lost. Its token may already be stored.
-            stored = await self._usable_stored()
+            # Someone issued within the minute: another process or host sharing the
+            # store, or an earlier request whose answer was lost. The winner saves its
+            # token moments after: look for it before any long wait.
+            stored = await self._poll_store()
             if stored is not None:
                 return stored
-            self._note_issue(self._clock.now())
+            await self._store.note_issued(self._clock.now())
+            await self._wait_for_issue_slot()
             return await self._issue_once()
+
+
+def _retrieve(task: asyncio.Task[AccessToken]) -> None:
+    """Mark a renewal's failure as seen: its awaiters got it, or none were left."""
+    if not task.cancelled():
+        task.exception()

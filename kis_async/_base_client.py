@@ -13,6 +13,7 @@ request before doing anything, so that is safe for orders too.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from ._constants import (
 from ._endpoints import APPROVAL, HASHKEY, REVOKE_TOKEN, TOKEN, Endpoint
 from ._errors import (
     AuthError,
+    CircuitOpenError,
     KISAPIError,
     KISError,
     KISResponseError,
@@ -60,7 +62,7 @@ from ._errors import (
 from ._limits import CircuitBreaker, KeyedLocks, RateGate
 from ._redact import get_logger, redactor
 
-__all__ = ["BaseKISClient", "ClientStats", "KISResponse", "is_retryable"]
+__all__ = ["BaseKISClient", "ClientStats", "KISResponse", "call_context", "is_retryable"]
 
 logger = get_logger("kis_async.client")
 
@@ -113,10 +115,12 @@ def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
     """The retry rule: may this failure be followed by another attempt?"""
     if isinstance(exc, RateLimitError):
         return True  # an explicit rejection: KIS did nothing with the request
+    # A failed token request sent no order: asking again is safe (the worst answer is
+    # EGW00133, which the token manager handles), whatever call needed the token.
     if isinstance(exc, KISTransportError):
-        return idempotent or not exc.request_sent
+        return idempotent or not exc.request_sent or exc.path == TOKEN.path
     if isinstance(exc, KISServerError):
-        return idempotent
+        return idempotent or exc.path == TOKEN.path
     return False
 
 
@@ -130,6 +134,7 @@ def api_error(
     path: str,
     body: Any,
     is_order: bool,
+    context: str = "",
 ) -> KISAPIError:
     """The exception for a KIS error answer, by code first and HTTP status second."""
     kind: type[KISAPIError]
@@ -148,8 +153,126 @@ def api_error(
     else:
         kind = KISAPIError
     return kind(
-        msg1, msg_cd=msg_cd, rt_cd=rt_cd, tr_id=tr_id, status_code=status_code, path=path, body=body
+        msg1,
+        msg_cd=msg_cd,
+        rt_cd=rt_cd,
+        tr_id=tr_id,
+        status_code=status_code,
+        path=path,
+        body=body,
+        context=context,
     )
+
+
+#: Order tr_ids by side, real and virtual, current and legacy.
+_ORDER_SIDES: Mapping[str, str] = {
+    "TTTC0012U": "buy",
+    "VTTC0012U": "buy",
+    "TTTC0802U": "buy",
+    "VTTC0802U": "buy",
+    "TTTC0011U": "sell",
+    "VTTC0011U": "sell",
+    "TTTC0801U": "sell",
+    "VTTC0801U": "sell",
+    "TTTC0013U": "revise/cancel",
+    "VTTC0013U": "revise/cancel",
+    "TTTC0803U": "revise/cancel",
+    "VTTC0803U": "revise/cancel",
+}
+
+
+def call_context(
+    tr_id: str, params: Mapping[str, str] | None, body: Mapping[str, Any] | None
+) -> str:
+    """What a call was about, from its wire fields: ticker, order side, quantity, price.
+
+    Never the account number (CANO is not read).
+    """
+    fields: dict[str, Any] = {**(params or {}), **(body or {})}
+    ticker = str(fields.get("PDNO") or fields.get("FID_INPUT_ISCD") or "").strip()
+    side = _ORDER_SIDES.get(tr_id)
+    if side is None:
+        return f"ticker {ticker}" if ticker else ""
+    parts = [f"order {side}"]
+    if ticker:
+        parts.append(ticker)
+    original = str(fields.get("ORGN_ODNO") or "").strip()
+    if original:
+        parts.append(f"of order {original}")
+    qty = str(fields.get("ORD_QTY") or "").strip()
+    if qty:
+        parts.append(f"{qty} shares")
+    price = str(fields.get("ORD_UNPR") or "").strip()
+    if price:
+        parts.append("at market" if price == "0" else f"at {price} KRW")
+    return " ".join(parts)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what lies under it: causes, contexts, members of exception groups."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 32:
+        current = todo.pop()
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        for nxt in (current.__cause__, current.__context__):
+            if nxt is not None:
+                todo.append(nxt)
+    return seen
+
+
+def _plain_cause(exc: httpx.RequestError, timeout: float) -> str:
+    """What went wrong, in the words a user would search for."""
+    causes = _causes(exc)
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return "name not resolved"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused"
+    text = " ".join(str(c) for c in causes).lower()
+    if isinstance(exc, httpx.PoolTimeout):
+        return f"no free connection within {timeout:g} s"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"connect timed out after {min(timeout, DEFAULT_CONNECT_TIMEOUT):g} s"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, httpx.ConnectError):
+        if "refused" in text:
+            return "connection refused"
+        if any(
+            words in text
+            for words in (
+                "name or service not known",
+                "nodename nor servname",
+                "name resolution",
+                "no address associated",
+                "getaddrinfo failed",
+                "name does not resolve",
+            )
+        ):
+            return "name not resolved"
+        if "certificate" in text or "ssl" in text:
+            return "TLS handshake failed"
+        if "unreachable" in text:
+            return "network unreachable"
+        return "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server closed the connection without a complete answer"
+    if isinstance(exc, httpx.LocalProtocolError):
+        return "the request could not be encoded (an illegal header value?)"
+    if isinstance(exc, httpx.ReadError):
+        return "the connection broke while reading the answer"
+    if isinstance(exc, httpx.WriteError):
+        return "the connection broke while sending the request"
+    return "transport failure"
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "")
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:
@@ -254,12 +377,15 @@ class BaseKISClient:
             store=token_store,
             clock=self._clock,
             min_issue_interval=settings.token_min_issue_interval,
+            # No caller waits for a token longer than it would for an answer.
+            max_wait=settings.timeout,
         )
         self._gate = RateGate(settings.effective_rate_limit, headroom=settings.rate_limit_headroom)
         self._circuit = CircuitBreaker(
             settings.circuit_failure_threshold,
             settings.circuit_reset_timeout,
             monotonic=self._clock.monotonic,
+            trial_wait=settings.timeout,
         )
         # initial * 2**n capped, plus up to one initial delay of jitter.
         self._wait = wait_exponential(
@@ -355,11 +481,10 @@ class BaseKISClient:
     def _before_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1
         exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, RateLimitError):
-            self._gate.pause(self.settings.rate_limit_cooldown)
         logger.info(
-            "retrying after %s (attempt %d of %d)",
+            "retrying after %s: %s (attempt %d of %d)",
             type(exc).__name__,
+            exc,
             state.attempt_number + 1,
             self.settings.max_retries + 1,
         )
@@ -375,9 +500,14 @@ class BaseKISClient:
         """Send one KIS call through the whole pipeline and return its successful answer."""
         tr_id = endpoint.tr_id(virtual=self.settings.is_virtual)
         self._check_usable()
-        async for attempt in self._retrying(idempotent=endpoint.idempotent):
-            with attempt:
-                return await self._authorized_call(endpoint, tr_id, params, body, tr_cont)
+        try:
+            async for attempt in self._retrying(idempotent=endpoint.idempotent):
+                with attempt:
+                    return await self._authorized_call(endpoint, tr_id, params, body, tr_cont)
+        except (KISTransportError, CircuitOpenError) as exc:
+            # Their message says all (operation, host, cause); the frames below are the
+            # retry machinery's, dozens of lines that bury it.
+            raise exc.with_traceback(None) from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _authorized_call(
@@ -430,13 +560,16 @@ class BaseKISClient:
         }
         response = await self._send(endpoint, headers=headers, params=params, body=body)
         try:
-            result = self._decode(endpoint, tr_id, response)
-        except KISServerError:
-            self._circuit.record_failure()
+            result = self._decode(endpoint, tr_id, response, call_context(tr_id, params, body))
+        except KISServerError as exc:
+            self._circuit.record_failure(self._failure_text(endpoint, exc))
             raise
         except KISError as exc:
             if isinstance(exc, RateLimitError):
                 self.stats.rate_limited += 1
+                # Here, not in the retry hook: every caller is held back, whether or
+                # not this one retries.
+                self._gate.pause(self.settings.rate_limit_cooldown)
             self._circuit.record_success()  # the server is alive and answering
             raise
         self._circuit.record_success()
@@ -454,7 +587,7 @@ class BaseKISClient:
 
         Callers (``_request``, ``_oauth_post``) have checked the client is usable.
         """
-        self._circuit.before_request()
+        await self._circuit.admit()
         url = self._base_url + endpoint.path
         started = time.perf_counter()
         self.stats.requests += 1
@@ -464,8 +597,8 @@ class BaseKISClient:
                 endpoint.method, url, headers=headers, params=params, json=body
             )
         except httpx.RequestError as exc:
-            self._circuit.record_failure()
             failure = self._transport_error(endpoint, exc)
+            self._circuit.record_failure(str(failure))
         except BaseException:
             self._circuit.release()
             raise
@@ -517,23 +650,39 @@ class BaseKISClient:
                 "client per event loop (e.g. per asyncio.run)"
             )
 
-    @staticmethod
-    def _transport_error(endpoint: Endpoint, exc: httpx.RequestError) -> KISTransportError:
+    def _transport_error(self, endpoint: Endpoint, exc: httpx.RequestError) -> KISTransportError:
         # Only these mean the request certainly never left this machine. Anything else
         # (including an answer that could not be decoded) may have reached KIS.
         not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         kind = KISTimeoutError if isinstance(exc, httpx.TimeoutException) else KISTransportError
         what = "was not sent" if not_sent else "may have reached KIS"
-        detail = str(exc) or type(exc).__name__
+        cause = _plain_cause(exc, self.settings.timeout)
+        # httpx's own text may quote a header value (h11: "Illegal header value b'...'"),
+        # and header values are the app key, the secret and the token: redact it.
+        detail = redactor.redact(str(exc)) or type(exc).__name__
         return kind(
-            f"{endpoint.method} {endpoint.name}: {type(exc).__name__} ({detail}); "
-            f"the request {what}",
+            f"{endpoint.method} {endpoint.name} to {self._host_port()}: {cause}; "
+            f"the request {what} ({type(exc).__name__}: {_clip(detail)})",
             method=endpoint.method,
             path=endpoint.path,
             request_sent=not not_sent,
         )
 
-    def _decode(self, endpoint: Endpoint, tr_id: str, response: httpx.Response) -> KISResponse:
+    def _failure_text(self, endpoint: Endpoint, exc: KISError) -> str:
+        return f"{endpoint.method} {endpoint.name} to {self._host_port()}: {exc}"
+
+    def _host_port(self) -> str:
+        url = httpx.URL(self._base_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return f"{url.host}:{port}"
+
+    def _decode(
+        self,
+        endpoint: Endpoint,
+        tr_id: str,
+        response: httpx.Response,
+        context: str = "",
+    ) -> KISResponse:
         """Read the body envelope whatever the HTTP status; raise the matching error."""
         status = response.status_code
         body = _json_body(endpoint, response, tr_id)
@@ -555,6 +704,7 @@ class BaseKISClient:
             path=endpoint.path,
             body=body,
             is_order=not endpoint.idempotent,
+            context=context,
         )
 
     def _parse(self, model: type[ModelT], data: Any, endpoint: Endpoint) -> ModelT:
@@ -573,26 +723,33 @@ class BaseKISClient:
 
     # -- OAuth calls (their own body shapes, no tr_id, outside the REST rate limit) ----
 
-    async def _oauth_post(self, endpoint: Endpoint, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def _oauth_post(
+        self, endpoint: Endpoint, body: Mapping[str, Any], *, retry: bool = True
+    ) -> dict[str, Any]:
+        """One OAuth call; with ``retry=False`` a single exchange, retried by the caller."""
         self._check_usable()
+        if not retry:
+            return await self._oauth_exchange(endpoint, body)
+        async for attempt in self._retrying(idempotent=False):
+            with attempt:
+                return await self._oauth_exchange(endpoint, body)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _oauth_exchange(self, endpoint: Endpoint, body: Mapping[str, Any]) -> dict[str, Any]:
         headers = {"content-type": "application/json; charset=utf-8"}
         if endpoint is HASHKEY:
             headers |= {"appkey": self._app_key, "appsecret": self._app_secret}
-        async for attempt in self._retrying(idempotent=False):
-            with attempt:
-                if endpoint is HASHKEY:  # the one OAuth-style call under /uapi
-                    await self._gate.acquire()
-                response = await self._send(endpoint, headers=headers, body=body)
-                return self._decode_oauth(endpoint, response)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+            await self._gate.acquire()  # the one OAuth-style call under /uapi
+        response = await self._send(endpoint, headers=headers, body=body)
+        return self._decode_oauth(endpoint, response)
 
     def _decode_oauth(self, endpoint: Endpoint, response: httpx.Response) -> dict[str, Any]:
         """OAuth answers: a bare object, or ``error_code``/``error_description`` on error."""
         status = response.status_code
         try:
             data = _json_body(endpoint, response)
-        except KISServerError:
-            self._circuit.record_failure()
+        except KISServerError as exc:
+            self._circuit.record_failure(self._failure_text(endpoint, exc))
             raise
         except KISResponseError:
             self._circuit.record_success()  # an answer, if not one we understand
@@ -613,6 +770,8 @@ class BaseKISClient:
         )
 
     async def _issue_token(self) -> AccessToken:
+        # One exchange: the public call that needs the token owns the retry budget, so
+        # retries never multiply (token attempts times call attempts).
         data = await self._oauth_post(
             TOKEN,
             {
@@ -620,10 +779,12 @@ class BaseKISClient:
                 "appkey": self._app_key,
                 "appsecret": self._app_secret,
             },
+            retry=False,
         )
         value = data.get("access_token")
         if not isinstance(value, str) or not value:
-            raise KISResponseError("token answer has no access_token")
+            # path names the token request, so no one takes this for an order's loss.
+            raise KISResponseError("token answer has no access_token", path=TOKEN.path)
         redactor.register(value)
         now = self._clock.now()
         return AccessToken(value=value, expires_at=self._token_expiry(data, now), issued_at=now)
@@ -653,7 +814,9 @@ class BaseKISClient:
                 relative = None
         if relative is None:
             if absolute is None:
-                raise KISResponseError("token answer has neither an expiry time nor expires_in")
+                raise KISResponseError(
+                    "token answer has neither an expiry time nor expires_in", path=TOKEN.path
+                )
             return absolute
         if absolute is None:
             return relative

@@ -11,6 +11,7 @@ from ._trading import TradingMixin
 
 if TYPE_CHECKING:
     from .mock import MockKIS
+    from .stream import KISStream
 
 __all__ = ["AsyncKISClient"]
 
@@ -27,6 +28,9 @@ class AsyncKISClient(FanOutMixin, TradingMixin):
     ``http_client`` shares an ``httpx.AsyncClient`` you own and close yourself.
     """
 
+    #: The WebSocket transport :meth:`stream` uses when none is given (set by for_mock).
+    _ws_transport: Any = None
+
     @classmethod
     def for_mock(cls, mock: MockKIS, **settings: Any) -> AsyncKISClient:
         """A client wired to ``mock``: its transport, clock, demo credentials and limit.
@@ -35,7 +39,7 @@ class AsyncKISClient(FanOutMixin, TradingMixin):
         env "virtual" (V... tr_ids). ``settings`` override any field, e.g.
         ``env="real", production_confirmed=True`` to exercise the real-money path.
         """
-        from .mock import DEMO_ACCOUNT_NO, DEMO_APP_KEY, DEMO_APP_SECRET
+        from .mock import DEMO_ACCOUNT_NO, DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_HTS_ID
 
         limit = mock.rate_limit
         values: dict[str, Any] = {
@@ -46,8 +50,22 @@ class AsyncKISClient(FanOutMixin, TradingMixin):
             # An unlimited mock needs no pacing; a limited one is paced to its limit.
             "rate_limit": limit if math.isfinite(limit) else 10_000.0,
             "token_cache_dir": None,
+            "hts_id": DEMO_HTS_ID,
         }
         values.update(settings)
-        return cls(
+        client = cls(
             KISSettings(_env_file=None, **values), transport=mock.transport, clock=mock.clock
         )
+        # The stream's counterpart of mock.transport: the mock's WebSocket, in memory.
+        client._ws_transport = mock.ws_transport
+        return client
+
+    def stream(self, **options: Any) -> KISStream:
+        """A real-time WebSocket session: ``async with kis.stream() as stream: ...``.
+
+        Needs the ``stream`` extra (``pip install 'kis-async[stream]'``). ``options``
+        are :class:`kis_async.KISStream`'s (timeouts, queue size, back-off, transport).
+        """
+        from .stream import KISStream
+
+        return KISStream(self, **options)

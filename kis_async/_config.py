@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
+import unicodedata
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._constants import (
@@ -29,12 +32,112 @@ from ._constants import (
 )
 from ._errors import ConfigError
 
-__all__ = ["Env", "KISSettings", "default_token_cache_dir"]
+__all__ = ["Env", "KISSettings", "default_token_cache_dir", "is_loopback_host", "normalise_host"]
 
 Env = Literal["mock", "virtual", "real"]
 
-_ACCOUNT_RE = re.compile(r"^(\d{8})-?(\d{2})$")
+# ASCII digits only: \d would also take full-width and other Unicode digits.
+_ACCOUNT_RE = re.compile(r"([0-9]{8})-?([0-9]{2})")
 _NONE_WORDS = {"", "none", "off", "false", "0", "no"}
+_TRUE_WORDS = {"yes", "y", "true", "1", "on"}
+_FALSE_WORDS = {"no", "n", "false", "0", "off"}
+
+#: Setting names of another SDK's ``.env`` (seed 004's), read as aliases: alias field
+#: -> canonical field. The two base-URL aliases are handled apart (they depend on env).
+_ALIASES = {
+    "account_number": "account_no",
+    "api_rate_limit": "rate_limit",
+    "api_circuit_breaker_threshold": "circuit_failure_threshold",
+    "api_circuit_breaker_timeout": "circuit_reset_timeout",
+}
+_URL_ALIASES = {"real": "api_base_url_real", "virtual": "api_base_url_virtual"}
+
+
+def _variable(field: str) -> str:
+    return f"KIS_{field.upper()}"
+
+
+def _is_set(value: Any) -> bool:
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return raw is not None and not (isinstance(raw, str) and not raw.strip())
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two raw setting values say the same ("20" and 20.0 do)."""
+
+    def text(value: Any) -> str:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return str(raw).strip()
+
+    left, right = text(a), text(b)
+    if left == right:
+        return True
+    try:
+        return Decimal(left) == Decimal(right)
+    except InvalidOperation:
+        return False
+
+
+def normalise_host(host: str) -> str:
+    """A host name as DNS compares it: lower case, without the root's trailing dot."""
+    return host.strip().lower().rstrip(".")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    name = normalise_host(host).strip("[]")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _fold_aliases(data: dict[str, Any]) -> dict[str, Any]:
+    """Read seed 004's names into the canonical fields; a disagreement is a ConfigError."""
+    data = dict(data)
+    for alias, canonical in _ALIASES.items():
+        value = data.pop(alias, None)
+        if not _is_set(value):
+            continue
+        if _is_set(data.get(canonical)) and not _same(data[canonical], value):
+            raise ConfigError(
+                f"{_variable(alias)} and {_variable(canonical)} are both set and disagree: "
+                f"keep {_variable(canonical)} only"
+            )
+        data[canonical] = value
+    virtual = data.pop("use_virtual_server", None)
+    if _is_set(virtual):
+        word = str(virtual).strip().lower()
+        if word not in _TRUE_WORDS | _FALSE_WORDS:
+            raise ConfigError("KIS_USE_VIRTUAL_SERVER must be true or false")
+        env = "virtual" if word in _TRUE_WORDS else "real"
+        given = data.get("env")
+        if _is_set(given) and str(given).strip().lower() != env:
+            raise ConfigError(
+                f"KIS_USE_VIRTUAL_SERVER={word} means env {env!r} but KIS_ENV is "
+                f"{str(given).strip()!r}: keep KIS_ENV only"
+            )
+        data["env"] = env
+    return data
+
+
+def _apply_url_alias(data: dict[str, Any]) -> dict[str, Any]:
+    """KIS_API_BASE_URL_REAL applies with env real, _VIRTUAL with env virtual."""
+    data = dict(data)
+    urls = {env: data.pop(field, None) for env, field in _URL_ALIASES.items()}
+    env = str(data.get("env") or "").strip().lower()
+    url = urls.get(env)
+    if not _is_set(url):
+        return data
+    if _is_set(data.get("base_url")) and not _same(data["base_url"], url):
+        raise ConfigError(
+            f"{_variable(_URL_ALIASES[env])} and KIS_BASE_URL are both set and disagree: "
+            "keep KIS_BASE_URL only"
+        )
+    data["base_url"] = url
+    return data
 
 
 def default_token_cache_dir() -> Path:
@@ -101,18 +204,61 @@ class KISSettings(BaseSettings):
     order_settle_seconds: float = Field(default=2.0, ge=0)
     #: Seed of the embedded mock server's simulated market.
     mock_seed: int = 0
+    #: Override the WebSocket address of the real-time stream (default by env: KIS's
+    #: ws://ops.koreainvestment.com:21000 real / :31000 virtual, or the mock's own).
+    ws_url: str | None = None
+    #: Your HTS ID (the KIS login ID): the key of real-time fill notices.
+    hts_id: SecretStr | None = None
+
+    # Aliases: the names seed 004's SDK reads, folded into the fields above when the
+    # settings are read (so these stay None). Setting an alias and its canonical name
+    # to different values is a ConfigError.
+    #: Alias of env: true -> "virtual", false -> "real".
+    use_virtual_server: str | None = Field(default=None, exclude=True, repr=False)
+    #: Alias of account_no.
+    account_number: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    #: Alias of rate_limit.
+    api_rate_limit: str | None = Field(default=None, exclude=True, repr=False)
+    #: Alias of circuit_failure_threshold.
+    api_circuit_breaker_threshold: str | None = Field(default=None, exclude=True, repr=False)
+    #: Alias of circuit_reset_timeout.
+    api_circuit_breaker_timeout: str | None = Field(default=None, exclude=True, repr=False)
+    #: Alias of base_url when env is "real" (ignored otherwise).
+    api_base_url_real: str | None = Field(default=None, exclude=True, repr=False)
+    #: Alias of base_url when env is "virtual" (ignored otherwise).
+    api_base_url_virtual: str | None = Field(default=None, exclude=True, repr=False)
 
     @model_validator(mode="before")
     @classmethod
     def _default_env(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("env") in (None, ""):
+        if not isinstance(data, dict):
+            return data
+        data = _fold_aliases(data)
+        if data.get("env") in (None, ""):
             key, secret = bool(data.get("app_key")), bool(data.get("app_secret"))
             if key != secret:
                 # Half a set of credentials is a mistake, not a wish for the mock.
                 missing = "KIS_APP_SECRET" if key else "KIS_APP_KEY"
                 raise ConfigError(f"{missing} is not set (its partner is): set both, or neither")
             data = {**data, "env": "virtual" if key else "mock"}
-        return data
+        return _apply_url_alias(data)
+
+    @field_validator("app_key", "app_secret", "account_no", mode="before")
+    @classmethod
+    def _no_blanks_in_credentials(cls, value: Any, info: ValidationInfo) -> Any:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw == "":
+            return None  # "KIS_APP_KEY=" as in a fresh copy of .env.example: not set
+        if isinstance(raw, str) and any(
+            char.isspace() or unicodedata.category(char).startswith("C") for char in raw
+        ):
+            # Never echo the value. A CRLF .env read by a shell leaves a trailing "\r",
+            # which would otherwise end up whole in an HTTP header error.
+            raise ConfigError(
+                f"{_variable(info.field_name or '')} contains whitespace or a control "
+                "character (a line ending from a Windows .env?): remove it"
+            )
+        return value
 
     @field_validator("env", mode="before")
     @classmethod
@@ -125,11 +271,12 @@ class KISSettings(BaseSettings):
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         if raw in (None, ""):
             return None
-        match = _ACCOUNT_RE.match(str(raw).strip())
+        match = _ACCOUNT_RE.fullmatch(str(raw))
         if match is None:
             # Never echo the value: it is an account number.
             raise ConfigError(
-                "KIS_ACCOUNT_NO must be 8 digits, a dash and 2 digits ('12345678-01') or 10 digits"
+                "KIS_ACCOUNT_NO must be 8 ASCII digits, a dash and 2 digits ('12345678-01') "
+                "or 10 digits"
             )
         return SecretStr(f"{match[1]}-{match[2]}")
 
@@ -143,18 +290,15 @@ class KISSettings(BaseSettings):
     @field_validator("production_confirmed", mode="before")
     @classmethod
     def _yes_is_true(cls, value: Any) -> Any:
-        return (
-            value.strip().lower() in {"yes", "y", "true", "1", "on"}
-            if isinstance(value, str)
-            else value
-        )
+        return value.strip().lower() in _TRUE_WORDS if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _real_host_needs_real_env(self) -> KISSettings:
         # Orders to KIS's real server must go through env "real" and its opt-in, whatever
         # the env is called: the address decides where the money is.
-        host = urlsplit(self.base_url or "").hostname or ""
-        if self.env != "real" and host == urlsplit(REAL_BASE_URL).hostname:
+        if self.env != "real" and self.base_host == normalise_host(
+            urlsplit(REAL_BASE_URL).hostname or ""
+        ):
             raise ConfigError(
                 f"KIS_BASE_URL points at KIS's real-money server but env={self.env!r}: "
                 "use env='real' (and KIS_PRODUCTION_CONFIRMED=YES to trade)"
@@ -185,6 +329,28 @@ class KISSettings(BaseSettings):
     def is_virtual(self) -> bool:
         """Whether the client speaks to KIS's paper-trading server (V... tr_ids)."""
         return self.env == "virtual"
+
+    @property
+    def base_host(self) -> str:
+        """The host of ``base_url``, normalised (lower case, no trailing dot); "" if unset."""
+        try:
+            host = urlsplit(self.base_url or "").hostname or ""
+        except ValueError:
+            return ""
+        return normalise_host(host)
+
+    @property
+    def needs_production_confirmation(self) -> bool:
+        """Whether orders need ``production_confirmed``: real-money tr_ids leaving the machine.
+
+        Env "real" always does. Env "mock" sends the same (real) tr_ids, so it does too
+        unless they stay in-process (no ``base_url``) or on loopback.
+        """
+        if self.env == "real":
+            return True
+        if self.env == "mock":
+            return bool(self.base_url) and not is_loopback_host(self.base_host)
+        return False
 
     @property
     def effective_base_url(self) -> str:

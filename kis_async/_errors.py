@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._codes import describe_code
+
 __all__ = [
     "AuthError",
     "CircuitOpenError",
@@ -81,7 +83,9 @@ class KISResponseError(KISError):
 class KISAPIError(KISError):
     """KIS answered with an error: ``rt_cd`` other than ``"0"``, or an HTTP error status.
 
-    ``msg1`` is KIS's own message, stripped of the padding KIS adds.
+    ``msg1`` is KIS's own message, stripped of the padding KIS adds; the message adds
+    an English gloss of ``msg_cd`` when the code is known (:data:`kis_async.KIS_CODES`)
+    and ``context``, what the call was about (ticker; order side, quantity, price).
     """
 
     def __init__(
@@ -94,8 +98,10 @@ class KISAPIError(KISError):
         status_code: int = 0,
         path: str = "",
         body: Any = None,
+        context: str = "",
     ) -> None:
         self.msg1 = msg1.strip()
+        self.context = context
         self.msg_cd = msg_cd
         self.rt_cd = rt_cd
         self.tr_id = tr_id
@@ -104,7 +110,12 @@ class KISAPIError(KISError):
         self.body = body
         where = f" [{tr_id}]" if tr_id else (f" [{path}]" if path else "")
         code = f"{msg_cd}: " if msg_cd else ""
-        super().__init__(f"{code}{self.msg1 or 'no message'} (HTTP {status_code}){where}")
+        gloss = describe_code(msg_cd)
+        meaning = f" ({gloss})" if gloss else ""
+        about = f"; {context}" if context else ""
+        super().__init__(
+            f"{code}{self.msg1 or 'no message'}{meaning}{about} (HTTP {status_code}){where}"
+        )
 
 
 class KISServerError(KISAPIError):

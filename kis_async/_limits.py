@@ -78,9 +78,11 @@ class CircuitBreaker:
     """Stops sending after ``failure_threshold`` consecutive failures of the server.
 
     Failures are transport errors and 5xx answers that are not KIS business errors.
-    While open, requests fail at once with :class:`CircuitOpenError`; after
-    ``reset_timeout`` seconds one trial request is let through (half-open): its
-    success closes the circuit, its failure opens it again.
+    While open, requests fail at once with :class:`CircuitOpenError`, which names the
+    last failure. After ``reset_timeout`` seconds one trial request is let through
+    (half-open) and the callers that arrive meanwhile wait for its outcome, each at
+    most ``trial_wait`` seconds: its success closes the circuit and lets them all
+    through, its failure opens it again and fails them with that failure.
     """
 
     def __init__(
@@ -89,14 +91,18 @@ class CircuitBreaker:
         reset_timeout: float,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        trial_wait: float = 10.0,
     ) -> None:
         self.failure_threshold = failure_threshold
         self.reset_timeout = reset_timeout
+        self.trial_wait = trial_wait
         self._monotonic = monotonic
         self._state = CircuitState.CLOSED
         self._failures = 0
         self._opened_at = 0.0
-        self._trial_in_flight = False
+        self._last_failure = ""
+        #: Set when the trial in flight ends; None while no trial is in flight.
+        self._trial_done: asyncio.Event | None = None
 
     @property
     def state(self) -> CircuitState:
@@ -107,46 +113,88 @@ class CircuitBreaker:
             return CircuitState.HALF_OPEN
         return self._state
 
+    @property
+    def last_failure(self) -> str:
+        """What the last counted failure was (operation, host, cause), or ""."""
+        return self._last_failure
+
+    async def admit(self) -> None:
+        """Return when a request may be sent now; else raise CircuitOpenError."""
+        while True:
+            state = self.state
+            if state is CircuitState.CLOSED:
+                return
+            if state is CircuitState.OPEN:
+                raise self._open_error()
+            if self._trial_done is None:
+                self._state = CircuitState.HALF_OPEN
+                self._trial_done = asyncio.Event()
+                logger.info("circuit half-open: letting one trial request through")
+                return
+            # A trial is in flight: its outcome decides for this caller too.
+            done = self._trial_done
+            with anyio.move_on_after(self.trial_wait) as scope:
+                await done.wait()
+            if scope.cancelled_caught:
+                raise CircuitOpenError(
+                    f"circuit half-open: the trial request did not finish within "
+                    f"{self.trial_wait:g} s; last failure: {self._last_failure or 'unknown'}",
+                    retry_after=0.0,
+                )
+            # Closed: go; opened again: raise with its cause; released: maybe be the trial.
+
     def before_request(self) -> None:
-        """Raise CircuitOpenError unless a request may be sent now."""
+        """The synchronous check: raise CircuitOpenError unless the circuit is closed
+        or a trial may start now (callers that can wait use :meth:`admit`)."""
         state = self.state
         if state is CircuitState.CLOSED:
             return
-        if state is CircuitState.HALF_OPEN and not self._trial_in_flight:
+        if state is CircuitState.HALF_OPEN and self._trial_done is None:
             self._state = CircuitState.HALF_OPEN
-            self._trial_in_flight = True
-            logger.info("circuit half-open: letting one trial request through")
+            self._trial_done = asyncio.Event()
             return
+        raise self._open_error()
+
+    def _open_error(self) -> CircuitOpenError:
         retry_after = max(0.0, self.reset_timeout - (self._monotonic() - self._opened_at))
-        raise CircuitOpenError(
-            f"circuit open after {self._failures} consecutive server failures; "
-            f"requests resume in {retry_after:.1f} s",
+        return CircuitOpenError(
+            f"circuit open after {self._failures} consecutive server failures, the last: "
+            f"{self._last_failure or 'unknown'}; requests resume in {retry_after:.1f} s",
             retry_after=retry_after,
         )
+
+    def _end_trial(self) -> None:
+        if self._trial_done is not None:
+            self._trial_done.set()
+            self._trial_done = None
 
     def record_success(self) -> None:
         if self._state is not CircuitState.CLOSED:
             logger.info("circuit closed: the server answers again")
         self._state = CircuitState.CLOSED
         self._failures = 0
-        self._trial_in_flight = False
+        self._end_trial()
 
-    def record_failure(self) -> None:
+    def record_failure(self, what: str = "") -> None:
+        """Count one server failure; ``what`` says which (operation, host, cause)."""
         self._failures += 1
-        self._trial_in_flight = False
+        if what:
+            self._last_failure = what
         if self._state is CircuitState.HALF_OPEN or self._failures >= self.failure_threshold:
             if self._state is not CircuitState.OPEN:
                 logger.warning(
-                    "circuit open after %d consecutive failures; pausing %.1f s",
+                    "circuit open after %d consecutive failures (the last: %s); pausing %.1f s",
                     self._failures,
+                    self._last_failure or "unknown",
                     self.reset_timeout,
                 )
             self._state = CircuitState.OPEN
             self._opened_at = self._monotonic()
+        self._end_trial()
 
     def release(self) -> None:
         """End a trial request that neither succeeded nor failed (e.g. cancelled)."""
-        self._trial_in_flight = False
+        self._end_trial()
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(state={self.state.value}, failures={self._failures})"

@@ -86,6 +86,11 @@ def _to_time(value: Any) -> Any:
     return value
 
 
+def _to_optional_time(value: Any) -> Any:
+    # KIS leaves some times blank (an order's ord_tmd, for one): no time, not an error.
+    return None if _text(value) in ("", None) else _to_time(value)
+
+
 def _to_optional_text(value: Any) -> Any:
     value = value.strip() if isinstance(value, str) else value
     return value or None
@@ -104,7 +109,7 @@ OptionalRate = Annotated[Decimal | None, BeforeValidator(_to_optional_decimal)]
 KISDate = Annotated[date, BeforeValidator(_to_date)]
 OptionalKISDate = Annotated[date | None, BeforeValidator(_to_optional_date)]
 KISTime = Annotated[time, BeforeValidator(_to_time)]
-OptionalKISTime = Annotated[time | None, BeforeValidator(_to_time)]
+OptionalKISTime = Annotated[time | None, BeforeValidator(_to_optional_time)]
 OptionalText = Annotated[str | None, BeforeValidator(_to_optional_text)]
 YesNo = Annotated[bool, BeforeValidator(_yes)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any, Literal, overload
 
 import anyio
@@ -20,7 +21,8 @@ from ._endpoints import (
 )
 from ._errors import InvalidRequestError, KISResponseError
 from ._models import Candle, CurrentPrice, OrderBook, PriceType, StockInfo, _to_int
-from ._validation import check_count, check_ticker, check_tickers
+from ._validation import check_count, check_date, check_ticker, check_tickers
+from .market import InstrumentKind, tick_size
 
 __all__ = ["QuotationsMixin"]
 
@@ -50,6 +52,23 @@ def _market(market: str) -> str:
     return market
 
 
+def instrument_kind(code: str, quote: CurrentPrice) -> InstrumentKind | None:
+    """Stock or ETF/ETN, from the ticker and the quote's tick (None: cannot tell).
+
+    ETNs are the codes that start with "Q". Otherwise ``aspr_unit`` (the tick at the
+    current price) tells the tables apart wherever they differ (5,000 KRW and up).
+    """
+    if code.startswith("Q"):
+        return "etf"
+    price, unit = quote.current_price, quote.tick_size
+    if price <= 0 or unit <= 0:
+        return None
+    stock, etf = tick_size(price), tick_size(price, "etf")
+    if stock == etf:
+        return None
+    return "etf" if unit == etf else "stock" if unit == stock else None
+
+
 def _rows(body: Mapping[str, Any], key: str, endpoint: Endpoint) -> list[Mapping[str, Any]]:
     rows = body.get(key, [])
     if not isinstance(rows, list):
@@ -65,6 +84,11 @@ def _rows(body: Mapping[str, Any], key: str, endpoint: Endpoint) -> list[Mapping
 class QuotationsMixin(BaseKISClient):
     """Market data calls. Every one passes the client's single request pipeline."""
 
+    @cached_property
+    def _instrument_kinds(self) -> dict[str, InstrumentKind]:
+        """Stock or ETF/ETN per ticker, learnt from quotes: they have different tick tables."""
+        return {}
+
     async def get_current_price(self, ticker: str, *, market: MarketCode = "J") -> CurrentPrice:
         """The current quotation of ``ticker`` (``inquire-price``): prices in KRW."""
         code = check_ticker(ticker)
@@ -76,6 +100,9 @@ class QuotationsMixin(BaseKISClient):
         if market == "J" and price.upper_limit > 0:
             today = self._clock.now().astimezone(KST).date()
             self._price_bands[(code, today)] = (price.lower_limit, price.upper_limit)
+        kind = instrument_kind(code, price)
+        if kind is not None:
+            self._instrument_kinds[code] = kind
         return price
 
     async def get_order_book(self, ticker: str, *, market: MarketCode = "J") -> OrderBook:
@@ -122,7 +149,8 @@ class QuotationsMixin(BaseKISClient):
         (``end`` is a date; default today). Minute bars cover today's session only, as
         KIS serves them: 5-, 10-, 30- and 60-minute bars are built from the one-minute
         bars, aligned on 09:00 (``end`` is a time of day; default now). Fewer than
-        ``count`` bars come back when the history or the session is shorter.
+        ``count`` bars come back when the history or the session is shorter. An ``end``
+        after today means today; one before KRX's first records (1956) is refused.
         """
         code = check_ticker(ticker)
         try:
@@ -135,13 +163,20 @@ class QuotationsMixin(BaseKISClient):
         check_count(count, maximum=_MAX_PERIOD_ROWS)
         if isinstance(end, time):
             raise InvalidRequestError("end must be a date for daily and longer periods")
-        end_date = end.date() if isinstance(end, datetime) else end
-        return await self._period_candles(code, period, count, end_date)
+        today = self._clock.now().astimezone(KST).date()
+        end_date = today if end is None else check_date("end", end)
+        if end_date < _EARLIEST:
+            raise InvalidRequestError(
+                f"end {end_date} is before KRX's first records ({_EARLIEST}): no bars exist"
+            )
+        # KIS answers a range that lies in the future with no rows; the latest bars up
+        # to a future end are today's.
+        return await self._period_candles(code, period, count, min(end_date, today))
 
     async def _period_candles(
-        self, code: str, period: PriceType, count: int, end: date | None
+        self, code: str, period: PriceType, count: int, end: date
     ) -> list[Candle]:
-        cursor = end or self._clock.now().astimezone(KST).date()
+        cursor = end
         # Far enough back for ``count`` periods, but never before KRX's first records.
         span = min(_DAYS_PER_PERIOD[period] * count + 40, (cursor - _EARLIEST).days)
         start = cursor - timedelta(days=max(span, 0))
@@ -348,6 +383,12 @@ class FanOutMixin(QuotationsMixin):
         progress bar.
         """
         codes = check_tickers(tickers)
+        if not isinstance(return_exceptions, bool):
+            raise InvalidRequestError(
+                f"return_exceptions must be True or False, got {return_exceptions!r}"
+            )
+        if on_result is not None and not callable(on_result):
+            raise InvalidRequestError(f"on_result must be a callable or None, got {on_result!r}")
         results: dict[str, CurrentPrice | Exception] = {}
         first_error: list[Exception] = []
 

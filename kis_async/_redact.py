@@ -10,6 +10,7 @@ apply to records its children propagate, hence one filter per logger, installed 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import Counter
@@ -29,19 +30,25 @@ class SecretRedactor(logging.Filter):
         self._lock = threading.Lock()
 
     def register(self, *values: str | None) -> None:
-        """Mask these values from now on (reference-counted; see ``unregister``)."""
+        """Mask these values from now on (reference-counted; see ``unregister``).
+
+        Each value is masked as given, stripped, and as Python and HTTP libraries quote
+        it (``repr`` of the text or of its bytes): h11, for one, reports an illegal
+        header value as ``b'<value>\\r'``, where the raw value never appears.
+        """
         with self._lock:
             for value in values:
-                if value and len(value) >= 4:
-                    self._secrets[value] += 1
+                for form in _forms(value):
+                    self._secrets[form] += 1
 
     def unregister(self, *values: str | None) -> None:
         with self._lock:
             for value in values:
-                if value and self._secrets[value] > 0:
-                    self._secrets[value] -= 1
-                    if self._secrets[value] == 0:
-                        del self._secrets[value]
+                for form in _forms(value):
+                    if self._secrets[form] > 0:
+                        self._secrets[form] -= 1
+                        if self._secrets[form] == 0:
+                            del self._secrets[form]
 
     def redact(self, text: str) -> str:
         # Longest first, so a secret containing another is masked whole.
@@ -59,6 +66,16 @@ class SecretRedactor(logging.Filter):
             record.msg = redacted
             record.args = None
         return True
+
+
+def _forms(value: str | None) -> set[str]:
+    """The spellings of ``value`` that may show up in a message."""
+    if not value or len(value) < 4:
+        return set()
+    forms = {value, value.strip(), repr(value)[1:-1]}
+    with contextlib.suppress(UnicodeEncodeError):
+        forms.add(repr(value.encode())[2:-1])
+    return {form for form in forms if len(form) >= 4}
 
 
 #: The process-wide redactor used by every client.

@@ -61,8 +61,14 @@ from ._trading_models import (
     OrderType,
     Side,
 )
-from ._validation import check_positive_int, check_ticker
-from .market import is_on_tick, round_to_tick, tick_size
+from ._validation import (
+    check_date,
+    check_filled,
+    check_positive_int,
+    check_side,
+    check_ticker,
+)
+from .market import InstrumentKind, is_on_tick, round_to_tick, tick_size
 
 __all__ = ["TradingMixin"]
 
@@ -97,7 +103,13 @@ class _Lookup(enum.Enum):
 
 @dataclass(frozen=True)
 class _OrderIntent:
-    """What an order request asked for: enough to recognise it in the order history."""
+    """What an order request asked for: enough to recognise it in the order history.
+
+    :attr:`signature` (the identical-order lock key, and the key of orders whose state
+    stayed unknown) and :meth:`matches` are built from the same fields, read the same
+    way: what the order history shows of an order. The exchange is not among them: an
+    SOR order may show in the history under the venue it was routed to.
+    """
 
     kind: Literal["new", "revise", "cancel"]
     ticker: str
@@ -107,35 +119,36 @@ class _OrderIntent:
     exchange: Exchange
     original_order_id: str | None = None
 
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        """What makes two orders indistinguishable in the order history."""
+        original = _order_key(self.original_order_id) if self.original_order_id else None
+        # A cancel names no price of its own: the history shows the cancelled order's.
+        price = None if self.kind == "cancel" else self.price
+        return (self.kind, self.ticker, self.side, self.quantity, price, original)
+
     def matches(self, record: OrderRecord) -> bool:
-        if record.ticker != self.ticker or record.side is not self.side:
+        """Whether ``record`` shows an order with this intent's :attr:`signature`."""
+        kind, ticker, side, quantity, price, original = self.signature
+        if record.ticker != ticker or record.side is not side:
             return False
-        if self.kind == "new":
-            if record.original_order_id or record.quantity != self.quantity:
+        if quantity is not None and record.quantity != quantity:
+            return False
+        if kind == "new":
+            if record.original_order_id:
                 return False
-            if self.price is None:
+            if price is None:
                 return record.is_market_order or record.price == 0
-            return record.price == self.price
-        if record.original_order_id != self.original_order_id:
+            return bool(record.price == price)
+        if not record.original_order_id or _order_key(record.original_order_id) != original:
             return False
-        return record.cancelled if self.kind == "cancel" else not record.cancelled
+        if kind == "cancel":
+            return record.cancelled
+        return not record.cancelled and bool(record.price == price)
 
     @property
     def order_type(self) -> OrderType:
         return OrderType.MARKET if self.price is None else OrderType.LIMIT
-
-    @property
-    def signature(self) -> tuple[Any, ...]:
-        """What makes two orders indistinguishable in the order history."""
-        return (
-            self.kind,
-            self.ticker,
-            self.side,
-            self.quantity,
-            self.price,
-            self.exchange,
-            self.original_order_id,
-        )
 
     def result_fields(self) -> dict[str, Any]:
         """The OrderResult fields that restate what was asked."""
@@ -192,6 +205,7 @@ class TradingMixin(QuotationsMixin):
         price: int | None = None,
     ) -> OrderResult:
         """Change a resting order's price (KRW) and/or quantity (shares; None: all that rests)."""
+        _check_order(order)
         self._check_trading_allowed()
         if quantity is None and price is None:
             raise InvalidRequestError("revise_order needs a new price, a new quantity, or both")
@@ -212,6 +226,7 @@ class TradingMixin(QuotationsMixin):
         self, order: OrderResult | OrderRecord, *, quantity: int | None = None
     ) -> OrderResult:
         """Cancel a resting order: all that rests, or ``quantity`` shares of it."""
+        _check_order(order)
         self._check_trading_allowed()
         if quantity is not None:
             check_positive_int("quantity", quantity, maximum=MAX_ORDER_QUANTITY)
@@ -295,25 +310,58 @@ class TradingMixin(QuotationsMixin):
         self, endpoint: Endpoint, body: dict[str, str], intent: _OrderIntent
     ) -> OrderResult:
         sent_at, tolerance = self._kis_now()
+        # The intent is recorded before the send and forgotten only once its fate is
+        # known: a caller cancelled mid-POST (or mid-lookup) leaves it behind, so a later
+        # identical order whose answer is lost cannot "recover" this one's order.
+        entry = (intent.signature, sent_at)
+        self._unresolved.append(entry)
+        settled = False
         try:
-            response = await self._request(endpoint, body=body)
-            return self._claim(self._order_result(response, intent, endpoint))
-        except KISError as exc:
-            if not _may_have_reached_kis(exc, endpoint):
-                raise  # refused, or provably never sent: the pipeline retried what it could
-            lost = exc
-        found = await self._find_lost_order(intent, sent_at - tolerance, lost)
-        if isinstance(found, OrderResult):
-            return found
-        if found is not _Lookup.NOT_FOUND or not self.settings.resend_unconfirmed_orders:
-            raise self._state_unknown(intent, sent_at, lost, found)
-        logger.warning("order not found in the history; sending it once more as configured")
-        try:
-            response = await self._request(endpoint, body=body)
-            return self._claim(self._order_result(response, intent, endpoint))
-        except KISError as again:
-            # Whatever happened to the second try, the first order's state is unknown.
-            raise self._state_unknown(intent, sent_at, again, _Lookup.NOT_FOUND) from again
+            accepted = False
+            try:
+                response = await self._request(endpoint, body=body)
+            except KISError as exc:
+                if not _may_have_reached_kis(exc, endpoint):
+                    settled = True
+                    raise  # refused, or provably never sent: the pipeline retried what it could
+                lost = exc
+            else:
+                try:
+                    result = self._claim(self._order_result(response, intent, endpoint))
+                except KISResponseError as exc:
+                    # rt_cd "0": KIS accepted the order; only its answer is unreadable.
+                    accepted, lost = True, exc
+                else:
+                    settled = True
+                    return result
+            found = await self._find_lost_order(intent, sent_at - tolerance, lost, own=entry)
+            if isinstance(found, OrderResult):
+                settled = True
+                return found
+            if found is not _Lookup.NOT_FOUND or accepted:
+                # An accepted order is never sent again, whatever the history shows.
+                raise self._state_unknown(intent, sent_at, lost, found, accepted=accepted)
+            if not self.settings.resend_unconfirmed_orders:
+                raise self._state_unknown(intent, sent_at, lost, found)
+            logger.warning("order not found in the history; sending it once more as configured")
+            try:
+                response = await self._request(endpoint, body=body)
+                result = self._claim(self._order_result(response, intent, endpoint))
+            except KISError as again:
+                # Whatever happened to the second try, the first order's state is unknown.
+                raise self._state_unknown(intent, sent_at, again, _Lookup.NOT_FOUND) from again
+            # The history did not show the first send in time; it may still surface, so
+            # the entry stays and keeps later identical look-ups from claiming it.
+            return result
+        finally:
+            if settled:
+                self._forget(entry)
+
+    def _forget(self, entry: tuple[tuple[Any, ...], datetime]) -> None:
+        for index, known in enumerate(self._unresolved):
+            if known is entry:
+                del self._unresolved[index]
+                return
 
     def _kis_now(self) -> tuple[datetime, timedelta]:
         """Now on KIS's clock (as best known) and how far to trust it."""
@@ -330,7 +378,7 @@ class TradingMixin(QuotationsMixin):
         self, response: KISResponse, intent: _OrderIntent, endpoint: Endpoint
     ) -> OrderResult:
         output = response.body.get("output")
-        if not isinstance(output, Mapping) or not str(output.get("ODNO", "")).strip():
+        if not isinstance(output, Mapping) or not OrderResult.has_order_id(output):
             # Accepted (rt_cd "0") but unreadable: its fate is settled by the history.
             raise KISResponseError("order answer has no output.ODNO", path=endpoint.path)
         return OrderResult.from_output(
@@ -338,7 +386,12 @@ class TradingMixin(QuotationsMixin):
         )
 
     async def _find_lost_order(
-        self, intent: _OrderIntent, earliest: datetime, cause: KISError
+        self,
+        intent: _OrderIntent,
+        earliest: datetime,
+        cause: KISError,
+        *,
+        own: tuple[tuple[Any, ...], datetime] | None = None,
     ) -> OrderResult | _Lookup:
         """Look for an order whose answer was lost in today's history, for a short while."""
         logger.warning(
@@ -350,7 +403,7 @@ class TradingMixin(QuotationsMixin):
         settle = self.settings.order_settle_seconds
         polls = 3 if settle > 0 else 1
         today = earliest.astimezone(KST).date()
-        siblings = self._unresolved_siblings(intent, earliest)
+        siblings = self._unresolved_siblings(intent, earliest, own)
         for poll in range(polls):
             if poll:
                 await anyio.sleep(settle / (polls - 1))
@@ -364,13 +417,15 @@ class TradingMixin(QuotationsMixin):
             except KISError as exc:
                 logger.warning("order history unavailable: %s", exc)
                 return _Lookup.FAILED
-            candidates = [
+            unclaimed = [
                 record
                 for record in records
-                if _order_key(record.order_id) not in self._known_orders
-                and record.ordered_at >= earliest
-                and intent.matches(record)
+                if _order_key(record.order_id) not in self._known_orders and intent.matches(record)
             ]
+            if any(record.ordered_time is None for record in unclaimed):
+                # A matching order without a time could be this one or an older twin.
+                return _Lookup.AMBIGUOUS
+            candidates = [record for record in unclaimed if record.ordered_at >= earliest]
             if len(candidates) > 1 or (candidates and siblings):
                 return _Lookup.AMBIGUOUS
             if candidates:
@@ -386,29 +441,54 @@ class TradingMixin(QuotationsMixin):
                 )
         return _Lookup.NOT_FOUND
 
-    def _unresolved_siblings(self, intent: _OrderIntent, earliest: datetime) -> int:
+    def _unresolved_siblings(
+        self,
+        intent: _OrderIntent,
+        earliest: datetime,
+        own: tuple[tuple[Any, ...], datetime] | None = None,
+    ) -> int:
         """Identical orders of this client whose state is unknown and could be in view."""
         horizon = self._clock.now() - _UNRESOLVED_MEMORY
-        self._unresolved[:] = [(s, at) for s, at in self._unresolved if at >= horizon]
+        self._unresolved[:] = [
+            entry for entry in self._unresolved if entry is own or entry[1] >= horizon
+        ]
         return sum(
             1
-            for signature, at in self._unresolved
-            if signature == intent.signature and at >= earliest - _CLOCK_TOLERANCE
+            for entry in self._unresolved
+            if entry is not own
+            and entry[0] == intent.signature
+            and entry[1] >= earliest - _CLOCK_TOLERANCE
         )
 
     def _state_unknown(
-        self, intent: _OrderIntent, sent_at: datetime, cause: KISError, lookup: _Lookup
+        self,
+        intent: _OrderIntent,
+        sent_at: datetime,
+        cause: KISError,
+        lookup: _Lookup,
+        *,
+        accepted: bool = False,
     ) -> OrderStateUnknownError:
-        self._unresolved.append((intent.signature, sent_at))
+        # The intent is already among the unresolved (recorded before the send).
+        what = (
+            "KIS accepted it (rt_cd 0) but its answer could not be read"
+            if accepted
+            else f"its answer was lost ({type(cause).__name__})"
+        )
         details = intent.describe() | {
             "sent_at": sent_at.isoformat(),
             "searched_until": self._clock.now().isoformat(),
             "lookup": lookup.value,
+            "accepted": accepted,
             "cause": cause,
         }
+        opening = (
+            f"the {intent.kind} order for {intent.ticker} was accepted but not identified"
+            if accepted
+            else f"the {intent.kind} order for {intent.ticker} may or may not have been accepted"
+        )
         return OrderStateUnknownError(
-            f"the {intent.kind} order for {intent.ticker} may or may not have been accepted: "
-            f"its answer was lost ({type(cause).__name__}) and {lookup.value}. "
+            f"{opening}: {what} and {lookup.value}. "
             "Check get_orders() or the balance before placing it again.",
             details=details,
         )
@@ -416,9 +496,13 @@ class TradingMixin(QuotationsMixin):
     # -- checks made before anything is sent ----------------------------------------
 
     def _check_trading_allowed(self) -> None:
-        if self.settings.env == "real" and not self.settings.production_confirmed:
+        if self.settings.needs_production_confirmation and not self.settings.production_confirmed:
             raise ConfigError(
                 "real-money orders are disabled: set KIS_PRODUCTION_CONFIRMED=YES "
+                "(production_confirmed=True) to allow them (KIS_BASE_URL is not the "
+                "in-process mock or a loopback address, and real tr_ids would go there)"
+                if self.settings.env != "real"
+                else "real-money orders are disabled: set KIS_PRODUCTION_CONFIRMED=YES "
                 "(production_confirmed=True) to allow them"
             )
         self._trading_account()  # raises ConfigError when no account is configured
@@ -429,7 +513,7 @@ class TradingMixin(QuotationsMixin):
         return self._account
 
     def _warn_real_money_once(self) -> None:
-        if self.settings.env == "real" and not self._warned_real_money:
+        if self.settings.needs_production_confirmation and not self._warned_real_money:
             self._warned_real_money = True
             logger.warning(
                 "REAL MONEY: this client is sending orders to KIS's real server; "
@@ -449,13 +533,15 @@ class TradingMixin(QuotationsMixin):
             raise InvalidRequestError(f"price must be whole KRW (int), got {price!r}")
         if price <= 0:
             raise InvalidRequestError(f"price must be positive, got {price}")
-        if not is_on_tick(price):
-            raise InvalidRequestError(
-                f"price {price:,} KRW is off the {tick_size(price):,}-won tick; the nearest "
-                f"valid prices are {round_to_tick(price, 'down'):,} and "
-                f"{round_to_tick(price, 'up'):,}"
-            )
+        # The ETF/ETN grid is the finer one (every stock price lies on it): a price off
+        # it is refused before anything is sent, whatever the instrument.
+        _check_tick(ticker, price, "etf")
         lower, upper = await self._price_band(ticker)
+        kind = self._instrument_kinds.get(ticker)
+        if kind is not None:
+            # Known from the quote's tick (aspr_unit); unknown only below 5,000 KRW,
+            # where both tables agree, and then the ETF grid above is as far as it goes.
+            _check_tick(ticker, price, kind)
         if not lower <= price <= upper:
             raise InvalidRequestError(
                 f"price {price:,} KRW is outside {ticker}'s band for today "
@@ -463,6 +549,7 @@ class TradingMixin(QuotationsMixin):
             )
 
     async def _price_band(self, ticker: str) -> tuple[int, int]:
+        """Today's (lower, upper) limit of ``ticker``, KRW, from a quote cached for the day."""
         today = self._clock.now().astimezone(KST).date()
         band = self._price_bands.get((ticker, today))
         if band is None:
@@ -541,21 +628,24 @@ class TradingMixin(QuotationsMixin):
     async def get_buyable(self, ticker: str, price: int | None = None) -> BuyableAmount:
         """How much cash and how many shares of ``ticker`` the account can buy.
 
-        With ``price`` (KRW) the quantity is at that limit price; without, at the
-        market-order price KIS assumes.
+        With ``price`` (KRW) the quantity is at that limit price. Without, it is at
+        today's upper price limit, what KIS reserves for a market buy: the limit comes
+        from a price quote (cached for the day) and is sent as ``ORD_UNPR``, which KIS
+        requires; ``BuyableAmount.price`` says which price was used.
         """
         code = check_ticker(ticker)
         if price is not None:
             check_positive_int("price", price)
         cano, product = self._trading_account()
+        unit = price if price is not None else (await self._price_band(code))[1]
         response = await self._request(
             INQUIRE_PSBL_ORDER,
             params={
                 "CANO": cano,
                 "ACNT_PRDT_CD": product,
                 "PDNO": code,
-                "ORD_UNPR": str(price) if price is not None else "",
-                "ORD_DVSN": OrderType.LIMIT.code if price is not None else OrderType.MARKET.code,
+                "ORD_UNPR": str(unit),
+                "ORD_DVSN": OrderType.LIMIT.code,
                 "CMA_EVLU_AMT_ICLD_YN": "N",
                 "OVRS_ICLD_YN": "N",
             },
@@ -568,24 +658,25 @@ class TradingMixin(QuotationsMixin):
         end: date,
         *,
         ticker: str | None = None,
-        side: Side | None = None,
+        side: Side | str | None = None,
         filled: bool | None = None,
     ) -> AsyncIterator[OrderRecord]:
         """Orders placed from ``start`` to ``end`` (KST dates), newest first, page by page.
 
+        ``side``: a :class:`Side` or ``"buy"``/``"sell"`` (any case); None both.
         ``filled``: True only orders with fills, False only orders without, None all.
         Covers the last three months (KIS serves older history through another call).
         """
-        if not isinstance(start, date) or not isinstance(end, date):
-            raise InvalidRequestError("start and end must be dates")
+        start, end = check_date("start", start), check_date("end", end)
         if start > end:
             raise InvalidRequestError(f"start {start} is after end {end}")
         today = self._clock.now().astimezone(KST).date()
         if start < today - timedelta(days=_HISTORY_DAYS):
             raise InvalidRequestError("order history reaches back three months only")
         code = check_ticker(ticker) if ticker is not None else ""
-        side_code = "00" if side is None else Side(side).code
-        fill_code = {None: "00", True: "01", False: "02"}[filled]
+        checked_side = check_side(side)
+        side_code = "00" if checked_side is None else checked_side.code
+        fill_code = {None: "00", True: "01", False: "02"}[check_filled(filled)]
         cano, product = self._trading_account()
         params = {
             "CANO": cano,
@@ -616,7 +707,7 @@ class TradingMixin(QuotationsMixin):
         end: date,
         *,
         ticker: str | None = None,
-        side: Side | None = None,
+        side: Side | str | None = None,
         filled: bool | None = None,
     ) -> list[OrderRecord]:
         """:meth:`iter_orders`, collected into a list."""
@@ -637,6 +728,24 @@ def _may_have_reached_kis(exc: KISError, endpoint: Endpoint) -> bool:
     if isinstance(exc, KISResponseError):
         return exc.path in ("", endpoint.path)
     return False
+
+
+def _check_order(order: Any) -> None:
+    if not isinstance(order, OrderResult | OrderRecord):
+        raise InvalidRequestError(
+            "order must be an OrderResult (from buy/sell) or an OrderRecord (from get_orders), "
+            f"got {type(order).__name__}"
+        )
+
+
+def _check_tick(ticker: str, price: int, kind: InstrumentKind) -> None:
+    if not is_on_tick(price, kind):
+        what = "an ETF/ETN" if kind == "etf" else "a stock"
+        raise InvalidRequestError(
+            f"price {price:,} KRW for {ticker} is off the {tick_size(price, kind):,}-won tick "
+            f"of {what}; the nearest valid prices are {round_to_tick(price, 'down', kind):,} "
+            f"and {round_to_tick(price, 'up', kind):,}"
+        )
 
 
 def _exchange_of(order: OrderResult | OrderRecord) -> Exchange:

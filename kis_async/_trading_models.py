@@ -96,15 +96,30 @@ class OrderResult(KISModel):
     original_order_id: str | None = None
     recovered: bool = False
 
+    @staticmethod
+    def _fields(output: Mapping[str, Any]) -> dict[str, str]:
+        # KIS documents these keys in upper case for order-cash and in lower case for
+        # order-rvsecncl: read them in either.
+        return {str(key).upper(): str(value).strip() for key, value in output.items()}
+
+    @classmethod
+    def has_order_id(cls, output: Mapping[str, Any]) -> bool:
+        """Whether an order answer's ``output`` names the order (ODNO, in either case)."""
+        return bool(cls._fields(output).get("ODNO"))
+
     @classmethod
     def from_output(cls, output: Mapping[str, Any], *, today: date, **order: Any) -> OrderResult:
-        """Build from an order answer's ``output``: KRX_FWDG_ORD_ORGNO, ODNO, ORD_TMD."""
-        placed = _to_time(str(output.get("ORD_TMD", "")).strip())
+        """Build from an order answer's ``output``: KRX_FWDG_ORD_ORGNO, ODNO, ORD_TMD.
+
+        The keys are read in either case (``ODNO`` or ``odno``).
+        """
+        fields = cls._fields(output)
+        placed = _to_time(fields.get("ORD_TMD", ""))
         ordered_at = datetime.combine(today, placed if isinstance(placed, time) else time(0), KST)
         return cls.model_validate(
             {
-                "order_id": str(output.get("ODNO", "")).strip(),
-                "org_no": str(output.get("KRX_FWDG_ORD_ORGNO", "")).strip(),
+                "order_id": fields.get("ODNO", ""),
+                "org_no": fields.get("KRX_FWDG_ORD_ORGNO", ""),
                 "ordered_at": ordered_at,
                 **order,
             }

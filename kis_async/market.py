@@ -2,14 +2,16 @@
 
 Nothing here does I/O. All prices and amounts are whole KRW (``int``); rates are
 ``Decimal``. The rules follow the KRX tick table effective 2023-01-25 (one table for
-KOSPI, KOSDAQ and KONEX stocks) and the ±30% daily limit in force since 2015-06-15.
+KOSPI, KOSDAQ and KONEX stocks; ETFs and ETNs kept their own, finer table) and the
+±30% daily limit in force since 2015-06-15.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Literal
@@ -17,9 +19,11 @@ from typing import Literal
 __all__ = [
     "DAILY_LIMIT_RATE",
     "DEFAULT_FEES",
+    "ETF_TICK_TABLE",
     "KIS_ONLINE_COMMISSION_RATE",
     "TICK_TABLE",
     "FeeSchedule",
+    "InstrumentKind",
     "Market",
     "RoundDirection",
     "buy_cost",
@@ -32,6 +36,8 @@ __all__ = [
 ]
 
 Market = Literal["KOSPI", "KOSDAQ", "KONEX"]
+#: What trades: a stock (the stock tick table) or an exchange-traded fund or note.
+InstrumentKind = Literal["stock", "etf"]
 RoundDirection = Literal["down", "up", "nearest"]
 Price = int | Decimal | Fraction
 
@@ -46,6 +52,15 @@ TICK_TABLE: tuple[tuple[int, int], ...] = (
     (0, 1),
 )
 
+#: ETFs and ETNs: 5 KRW from 2,000 KRW up, 1 KRW below. The 2023 reform left them
+#: at 5 KRW while stocks moved to the table above.
+ETF_TICK_TABLE: tuple[tuple[int, int], ...] = (
+    (2_000, 5),
+    (0, 1),
+)
+
+_TABLES: dict[str, tuple[tuple[int, int], ...]] = {"stock": TICK_TABLE, "etf": ETF_TICK_TABLE}
+
 #: The daily price limit: ±30% of the base price (normally the previous close).
 DAILY_LIMIT_RATE = Fraction(3, 10)
 
@@ -54,24 +69,30 @@ DAILY_LIMIT_RATE = Fraction(3, 10)
 KIS_ONLINE_COMMISSION_RATE = Decimal("0.000140527")
 
 
-def tick_size(price: Price) -> int:
-    """The tick (KRW) that applies to a stock trading at ``price`` KRW."""
+def tick_size(price: Price, kind: InstrumentKind = "stock") -> int:
+    """The tick (KRW) that applies to a stock (or, ``kind="etf"``, an ETF/ETN) at ``price``."""
     if price <= 0:
         raise ValueError(f"price must be positive, got {price}")
-    for lower, tick in TICK_TABLE:
+    try:
+        table = _TABLES[kind]
+    except KeyError:
+        raise ValueError(f"kind must be 'stock' or 'etf', got {kind!r}") from None
+    for lower, tick in table:
         if price >= lower:
             return tick
     raise AssertionError("unreachable: the last band starts at 0")
 
 
-def is_on_tick(price: Price) -> bool:
+def is_on_tick(price: Price, kind: InstrumentKind = "stock") -> bool:
     """Whether ``price`` is a valid KRX order price: a positive whole multiple of its tick."""
     if price <= 0 or price != int(price):
         return False
-    return int(price) % tick_size(price) == 0
+    return int(price) % tick_size(price, kind) == 0
 
 
-def round_to_tick(price: Price, direction: RoundDirection = "nearest") -> int:
+def round_to_tick(
+    price: Price, direction: RoundDirection = "nearest", kind: InstrumentKind = "stock"
+) -> int:
     """Round ``price`` onto the tick grid: ``"down"``, ``"up"`` or ``"nearest"`` (ties up).
 
     Every band boundary is a multiple of the next band's tick, so rounding with the
@@ -80,7 +101,7 @@ def round_to_tick(price: Price, direction: RoundDirection = "nearest") -> int:
     if price <= 0:
         raise ValueError(f"price must be positive, got {price}")
     exact = Fraction(price)
-    tick = tick_size(exact)
+    tick = tick_size(exact, kind)
     down = math.floor(exact / tick) * tick
     if down < 1:  # below the first tick: the smallest valid price
         down = tick
@@ -94,7 +115,7 @@ def round_to_tick(price: Price, direction: RoundDirection = "nearest") -> int:
     raise ValueError(f"direction must be 'down', 'up' or 'nearest', got {direction!r}")
 
 
-def price_band(base_price: int) -> tuple[int, int]:
+def price_band(base_price: int, kind: InstrumentKind = "stock") -> tuple[int, int]:
     """The daily ``(lower_limit, upper_limit)`` in KRW for a stock whose base price is given.
 
     ±30% of the base price, each limit rounded inward onto the tick grid (the upper
@@ -102,17 +123,26 @@ def price_band(base_price: int) -> tuple[int, int]:
     """
     if base_price <= 0:
         raise ValueError(f"base price must be positive, got {base_price}")
-    upper = round_to_tick(base_price * (1 + DAILY_LIMIT_RATE), "down")
-    lower = round_to_tick(base_price * (1 - DAILY_LIMIT_RATE), "up")
+    upper = round_to_tick(base_price * (1 + DAILY_LIMIT_RATE), "down", kind)
+    lower = round_to_tick(base_price * (1 - DAILY_LIMIT_RATE), "up", kind)
     return lower, upper
 
 
-def _default_tax_rates() -> dict[int, dict[str, Decimal]]:
-    # Securities transaction tax including the rural special tax, charged on sells.
-    main = {2023: "0.0020", 2024: "0.0018", 2025: "0.0015", 2026: "0.0020"}
+def _default_tax_rates() -> Mapping[date | int, Mapping[str, Decimal]]:
+    # Securities transaction tax including the rural special tax, charged on sells. The
+    # tax falls due at settlement (T+2 business days), so a new year's rate applies
+    # from the first trade that settles in that year: 2025's from trades of 2024-12-27
+    # and 2026's from 2025-12-29 (both published); 2023's and 2024's boundaries are
+    # derived the same way from KRX's year-end closings.
+    main = {
+        date(2022, 12, 28): "0.0020",
+        date(2023, 12, 27): "0.0018",
+        date(2024, 12, 27): "0.0015",
+        date(2025, 12, 29): "0.0020",
+    }
     return {
-        year: {"KOSPI": Decimal(rate), "KOSDAQ": Decimal(rate), "KONEX": Decimal("0.0010")}
-        for year, rate in main.items()
+        start: {"KOSPI": Decimal(rate), "KOSDAQ": Decimal(rate), "KONEX": Decimal("0.0010")}
+        for start, rate in main.items()
     }
 
 
@@ -120,13 +150,16 @@ def _default_tax_rates() -> dict[int, dict[str, Decimal]]:
 class FeeSchedule:
     """Commission and securities transaction tax.
 
-    ``commission_rate`` applies to both sides; ``tax_rates[year][market]`` applies to
-    sells, by the trade date's year. Years after the last listed one use the last
-    listed rates; years before the first use the first.
+    ``commission_rate`` applies to both sides; ``tax_rates[effective_from][market]``
+    applies to sells traded on or after ``effective_from`` (a trade date) until the next
+    listed date. A key may also be a year (``2027``), meaning trades from January 1 of
+    that year. Trades before the first listed date use the first rates.
     """
 
     commission_rate: Decimal = KIS_ONLINE_COMMISSION_RATE
-    tax_rates: dict[int, dict[str, Decimal]] = field(default_factory=_default_tax_rates)
+    tax_rates: Mapping[date | int, Mapping[str, Decimal]] = field(
+        default_factory=_default_tax_rates
+    )
 
     def commission(self, amount: int) -> int:
         """Commission on a trade of ``amount`` KRW, truncated to whole KRW."""
@@ -134,9 +167,18 @@ class FeeSchedule:
 
     def tax_rate(self, trade_date: date, market: Market = "KOSPI") -> Decimal:
         """The sell-side transaction tax rate for a trade on ``trade_date``."""
-        years = sorted(self.tax_rates)
-        year = min(max(trade_date.year, years[0]), years[-1])
-        return self.tax_rates[year][market]
+        if isinstance(trade_date, datetime):
+            trade_date = trade_date.date()
+        starts = sorted(
+            ((key if isinstance(key, date) else date(key, 1, 1)), key) for key in self.tax_rates
+        )
+        if not starts:
+            raise ValueError("the fee schedule lists no tax rates")
+        chosen = starts[0][1]
+        for start, key in starts:
+            if start <= trade_date:
+                chosen = key
+        return self.tax_rates[chosen][market]
 
     def tax(self, amount: int, trade_date: date, market: Market = "KOSPI") -> int:
         """Transaction tax on a sell of ``amount`` KRW, truncated to whole KRW."""

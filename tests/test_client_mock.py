@@ -186,7 +186,8 @@ async def test_token_cache_is_shared_across_clients_and_private(
         await second.get_current_price("005930")
         assert second.token_requests == 0
     assert mock.stats.token_requests == 1
-    (cache,) = tmp_path.iterdir()  # noqa: ASYNC240 - the test's own directory
+    # The issuance lock and the one-a-minute stamp lie beside the token file.
+    (cache,) = tmp_path.glob("*.json")  # noqa: ASYNC240
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     content = cache.read_text()
     assert DEMO_APP_KEY not in content

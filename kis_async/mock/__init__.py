@@ -15,12 +15,15 @@ from ._faults import FAULT_KINDS, FaultKind, FaultPlan
 from ._orders import MockFill, MockOrder
 from ._server import DEFAULT_CASH, DEMO_ACCOUNT_NO, DEMO_APP_KEY, DEMO_APP_SECRET, MockKIS
 from ._stats import MockStats
+from ._stream import DEMO_HTS_ID, MockStream, MockStreamStats, SentFrame
+from ._ws_transport import MockWebSocketTransport
 
 __all__ = [
     "DEFAULT_CASH",
     "DEMO_ACCOUNT_NO",
     "DEMO_APP_KEY",
     "DEMO_APP_SECRET",
+    "DEMO_HTS_ID",
     "FAULT_KINDS",
     "FaultKind",
     "FaultPlan",
@@ -31,6 +34,10 @@ __all__ = [
     "MockOrder",
     "MockPosition",
     "MockStats",
+    "MockStream",
+    "MockStreamStats",
+    "MockWebSocketTransport",
+    "SentFrame",
 ]
 
 # Users see kis_async.mock.MockKIS, not the private module it lives in.
@@ -43,6 +50,10 @@ for _name in (
     "MockOrder",
     "MockPosition",
     "MockStats",
+    "MockStream",
+    "MockStreamStats",
+    "MockWebSocketTransport",
+    "SentFrame",
 ):
     globals()[_name].__module__ = __name__
 del _name

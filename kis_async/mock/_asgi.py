@@ -67,9 +67,9 @@ class Response:
     abort: bool = False
 
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """Headers as ASGI wants them, with content-length."""
+        """Headers as ASGI wants them, with Content-Length (names keep their case)."""
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
-        raw.append((b"content-length", str(len(self.body)).encode("ascii")))
+        raw.append((b"Content-Length", str(len(self.body)).encode("ascii")))
         return raw
 
 
@@ -112,13 +112,21 @@ class ASGIApp:
     server (uvicorn) drop the connection mid-answer.
     """
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        websocket: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
+    ) -> None:
         self._handler = handler
+        # The real-time feed: ASGI "websocket" scopes go to it, whatever their path.
+        self._websocket = websocket
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
+        elif kind == "websocket" and self._websocket is not None:
+            await self._websocket(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         else:
@@ -140,7 +148,7 @@ class ASGIApp:
                 {
                     "type": "http.response.start",
                     "status": response.status,
-                    "headers": [(b"content-type", b"application/json")],
+                    "headers": [(b"Content-Type", b"application/json")],
                 }
             )
             return

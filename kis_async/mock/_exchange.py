@@ -55,16 +55,17 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 
 from kis_async._clock import KST, Clock
-from kis_async.market import FeeSchedule, buy_cost, is_on_tick
+from kis_async.market import FeeSchedule, InstrumentKind, buy_cost, is_on_tick
 
 from ._accounts import MockAccount
 from ._calendar import MINUTE_STAMPS, OPEN, SESSION_BARS, visible_bars
 from ._intraday import DayBars
 from ._market import Market
-from ._orders import MockOrder, OrderKind, OrderType, Side
+from ._orders import MockFill, MockOrder, OrderKind, OrderType, Side
 from ._routes import Server
 from ._wire import Rejection, gateway
 
@@ -160,6 +161,10 @@ class Exchange:
         self._resting: dict[str, list[MockOrder]] = {}
         self._cursor: dict[str, tuple[date, int]] = {}
         self._next_no = random.Random(f"{seed}:odno").randrange(1_000_000, 2_000_000)
+        #: Called as ``listener(event, order, fill)`` when an order is "accepted" (a new,
+        #: revise or cancel order) or "filled" (``fill`` is the execution): the
+        #: real-time feed's fill notices. Listeners run inside the request; no I/O.
+        self.listeners: list[Callable[[str, MockOrder, MockFill | None], None]] = []
 
     # -- accounts ---------------------------------------------------------------------
 
@@ -222,7 +227,7 @@ class Exchange:
         self._check_venue(ticker, order_type, exchange)
         _, lower, upper = market.limits(ticker, session)
         if order_type == "limit":
-            _check_price(price, lower, upper)
+            _check_price(price, lower, upper, market.tickers[ticker].kind)
         else:
             price = 0
         self.catch_up(now)
@@ -265,7 +270,7 @@ class Exchange:
         original = self._original(account, original_order_id, org_no)
         moved = self._quantity(original, quantity)
         _, lower, upper = self.market.limits(original.ticker, self.market.session(now))
-        _check_price(price, lower, upper)
+        _check_price(price, lower, upper, self.market.tickers[original.ticker].kind)
         if original.is_buy:
             # What resting buys would reserve with the moved shares at the new price.
             keep = buy_cost(original.price, original.resting - moved, self.fees)
@@ -319,7 +324,12 @@ class Exchange:
         )
         order.closed = True
         account.record(order)
+        self._notify("accepted", order, None)
         return order
+
+    def _notify(self, event: str, order: MockOrder, fill: MockFill | None) -> None:
+        for listener in self.listeners:
+            listener(event, order, fill)
 
     def _original(self, account: MockAccount, original_order_id: str, org_no: str) -> MockOrder:
         number = original_order_id.strip()
@@ -391,6 +401,7 @@ class Exchange:
         shown has no minutes left.
         """
         account.record(order)
+        self._notify("accepted", order, None)
         self._sweep(order, account, now)
         order.next_bar = visible_bars(order.session, now)
         if order.next_bar >= SESSION_BARS:
@@ -438,7 +449,8 @@ class Exchange:
         quantity = account.fillable(order, quantity, price)
         if quantity > 0:
             listing = self.market.tickers[order.ticker].market
-            account.fill(order, quantity, price, at, day, listing)
+            fill = account.fill(order, quantity, price, at, day, listing)
+            self._notify("filled", order, fill)
         return quantity
 
     def catch_up(self, now: datetime) -> None:
@@ -535,8 +547,8 @@ class _LazyShares:
         return self._draw()[0 if buy else 1]
 
 
-def _check_price(price: int, lower: int, upper: int) -> None:
-    if not is_on_tick(price):
+def _check_price(price: int, lower: int, upper: int, kind: InstrumentKind) -> None:
+    if not is_on_tick(price, kind):
         raise rejection(OFF_TICK)
     if not lower <= price <= upper:
         raise rejection(BEYOND_BAND)

@@ -29,6 +29,8 @@ FaultKind = Literal[
     "rate_limit",
     "expire_token",
     "slow",
+    "bad_gateway_after",
+    "gateway_timeout_after",
 ]
 #: Every kind, in the fixed order random draws walk through.
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
@@ -74,7 +76,14 @@ class FaultPlan:
     - ``error_5xx``: HTTP 503, empty body. ``gateway_html``: HTTP 502 with an HTML page.
     - ``rate_limit``: EGW00201 whatever the real rate.
     - ``expire_token``: the presented token expires just before it is checked (EGW00123).
-    - ``slow``: ``slow_seconds`` of extra latency.
+    - ``slow``: processed, then answered ``slow_seconds`` late, in real time. A client
+      whose read timeout is shorter times out, as against a real server (in-process the
+      transport enforces the request's read timeout, as httpx does on a socket).
+    - ``bad_gateway_after`` / ``gateway_timeout_after``: processed (an order is recorded),
+      then answered HTTP 502 / 504 with the gateway's HTML page instead of the result.
+
+    ``history_lag`` is seconds (mock clock) before a new order shows in the order
+    history (inquire-daily-ccld), as when KIS's history trails its order desk.
 
     ``only(method, path)`` limits random faults to some requests. :meth:`schedule` makes
     the next matching requests meet a fault whatever the probabilities (first in, first
@@ -95,7 +104,10 @@ class FaultPlan:
         rate_limit: float = 0.0,
         expire_token: float = 0.0,
         slow: float = 0.0,
+        bad_gateway_after: float = 0.0,
+        gateway_timeout_after: float = 0.0,
         slow_seconds: float = 1.0,
+        history_lag: float = 0.0,
         only: Callable[[str, str], bool] | None = None,
     ) -> None:
         probabilities: dict[FaultKind, float] = {
@@ -109,6 +121,8 @@ class FaultPlan:
             "rate_limit": rate_limit,
             "expire_token": expire_token,
             "slow": slow,
+            "bad_gateway_after": bad_gateway_after,
+            "gateway_timeout_after": gateway_timeout_after,
         }
         for kind, p in probabilities.items():
             if not 0.0 <= p <= 1.0:
@@ -117,6 +131,9 @@ class FaultPlan:
             raise ValueError("fault probabilities must add up to at most 1")
         if slow_seconds < 0:
             raise ValueError(f"slow_seconds must not be negative, got {slow_seconds}")
+        if history_lag < 0:
+            raise ValueError(f"history_lag must not be negative, got {history_lag}")
+        self.history_lag = history_lag
         self.seed = seed
         self.probabilities = probabilities
         self.slow_seconds = slow_seconds

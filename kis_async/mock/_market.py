@@ -241,7 +241,8 @@ class Market:
             ),
         )
         bars = DayBars(self.seed, code, session, daily)
-        return _Session(bars, daily, previous, price_band(daily.base), windows)
+        band = price_band(daily.base, self.tickers[code].kind)
+        return _Session(bars, daily, previous, band, windows)
 
     def _extremes(self, code: str, start: int, stop: int) -> Extremes:
         """Extremes of trading days ``start`` (inclusive) to ``stop`` (exclusive)."""

@@ -3,6 +3,12 @@
 Tokens follow KIS's observed rules: one issuance per ``issue_interval`` seconds per app
 key (EGW00133 inside it), the same token back for a re-issue within 6 hours, tokens
 valid 24 hours, expiry written in Korea local time.
+
+A token is a JWT signed with a key derived from the seed, its claims derived from the
+seed, the app key and the issue time; it is checked by its signature and claims, so a
+mock restarted with the same seed still accepts the tokens it issued before (clients
+that cache the day's token never ask again). Only revocations and forced expiries are
+held in memory.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import hmac
 import json
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,12 +29,24 @@ from kis_async._clock import KST, Clock
 from ._stats import MockStats
 from ._wire import Reply, gateway, oauth_error
 
-__all__ = ["SAME_TOKEN_WINDOW", "TOKEN_LIFETIME", "IssuedToken", "OAuth", "canonical_hash"]
+__all__ = [
+    "APP_KEY_LENGTH",
+    "APP_SECRET_LENGTH",
+    "SAME_TOKEN_WINDOW",
+    "TOKEN_LIFETIME",
+    "IssuedToken",
+    "OAuth",
+    "canonical_hash",
+    "well_formed_app",
+]
 
 #: Seconds an access token is valid.
 TOKEN_LIFETIME = 86_400
 #: Seconds within which a re-issue returns the app's newest token again.
 SAME_TOKEN_WINDOW = 6 * 3_600
+#: Characters in a KIS app key and app secret (some clients check these lengths).
+APP_KEY_LENGTH = 36
+APP_SECRET_LENGTH = 180
 
 
 @dataclass(slots=True)
@@ -56,6 +74,24 @@ def canonical_hash(body: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def well_formed_app(app_key: str, app_secret: str) -> bool:
+    """Whether a key/secret pair looks like KIS's: a 36-character alphanumeric key and a
+    180-character secret of printable ASCII without spaces."""
+    return (
+        len(app_key) == APP_KEY_LENGTH
+        and app_key.isascii()
+        and app_key.isalnum()
+        and len(app_secret) == APP_SECRET_LENGTH
+        and app_secret.isascii()
+        and app_secret.isprintable()
+        and " " not in app_secret
+    )
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def _kst(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, KST).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -78,6 +114,9 @@ class OAuth:
         apps: Mapping[str, str],
         issue_interval: float,
         stats: MockStats,
+        *,
+        accept_any_app_key: bool = False,
+        on_new_app: Callable[[str], None] | None = None,
     ) -> None:
         if issue_interval < 0:
             raise ValueError(f"token_issue_interval must not be negative, got {issue_interval}")
@@ -85,10 +124,19 @@ class OAuth:
         self._apps = dict(apps)
         self._issue_interval = issue_interval
         self._stats = stats
+        self._seed = seed
         self._rng = random.Random(f"{seed}:oauth")
+        self._accept_any = accept_any_app_key
+        self._on_new_app = on_new_app
         # The HS512 key only has to be stable per seed: tokens are opaque to clients.
         self._signing_key = hashlib.sha512(f"kis-async-mock:{seed}".encode()).digest()
+        # Tokens seen so far (issued here, or verified after a restart), with their state.
         self._tokens: dict[str, IssuedToken] = {}
+        # Tokens issued per (app key, second): a second issue in the same second (after a
+        # forced expiry) must differ from the first.
+        self._issued_in_second: dict[tuple[str, int], int] = {}
+        # expire_all() also reaches tokens a previous run issued: those issued up to here.
+        self._expired_through: int | None = None
         self._newest: dict[str, IssuedToken] = {}
         self._last_issue: dict[str, float] = {}
         self.approval_keys: dict[str, str] = {}
@@ -102,7 +150,21 @@ class OAuth:
         self._apps[app_key] = app_secret
 
     def app_error(self, app_key: str | None, app_secret: str | None) -> str | None:
-        """``"EGW00103"`` for an unknown app key, ``"EGW00105"`` for a wrong secret, else None."""
+        """``"EGW00103"`` for an unknown app key, ``"EGW00105"`` for a wrong secret, else None.
+
+        With ``accept_any_app_key``, an unknown but well-formed pair is registered on
+        first sight (its secret from then on is the one it came with).
+        """
+        if (
+            app_key
+            and app_key not in self._apps
+            and self._accept_any
+            and app_secret
+            and well_formed_app(app_key, app_secret)
+        ):
+            self._apps[app_key] = app_secret
+            if self._on_new_app is not None:
+                self._on_new_app(app_key)
         if not app_key or app_key not in self._apps:
             return "EGW00103"
         if not app_secret or not hmac.compare_digest(self._apps[app_key], app_secret):
@@ -155,7 +217,11 @@ class OAuth:
     def _new_token(self, app_key: str, issued: int) -> IssuedToken:
         expires = issued + TOKEN_LIFETIME
         header = _b64url(_compact({"typ": "JWT", "alg": "HS512"}))
-        audience = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        nth = self._issued_in_second.get((app_key, issued), 0)
+        self._issued_in_second[(app_key, issued)] = nth + 1
+        # Derived, not drawn: the same seed, app and issue time give the same token.
+        digest = hashlib.sha256(f"{self._seed}:{app_key}:{issued}:{nth}".encode()).digest()
+        audience = str(uuid.UUID(bytes=digest[:16], version=4))
         claims = {
             "sub": "token",
             "aud": audience,
@@ -184,7 +250,7 @@ class OAuth:
         error = self.app_error(app_key, str(body.get("appsecret") or ""))
         if error:
             raise oauth_error(error)
-        record = self._tokens.get(str(body.get("token") or ""))
+        record = self._known(str(body.get("token") or ""))
         if record is None or record.revoked or record.app_key != app_key:
             raise oauth_error("EGW00121")
         record.revoked = True
@@ -218,7 +284,35 @@ class OAuth:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer":
             return None
-        return self._tokens.get(token.strip())
+        return self._known(token.strip())
+
+    def _known(self, token: str) -> IssuedToken | None:
+        """The record of ``token``: seen before, or one this seed signed (a previous run)."""
+        record = self._tokens.get(token)
+        if record is None:
+            record = self._verified(token)
+            if record is not None:
+                self._tokens[token] = record
+        return record
+
+    def _verified(self, token: str) -> IssuedToken | None:
+        """``token``'s record if its signature is this seed's and its claims are whole."""
+        header, _, rest = token.partition(".")
+        payload, _, signature = rest.partition(".")
+        if not header or not payload or not signature:
+            return None
+        signing_input = f"{header}.{payload}".encode("ascii", "replace")
+        expected = _b64url(hmac.new(self._signing_key, signing_input, hashlib.sha512).digest())
+        if not hmac.compare_digest(expected, signature):
+            return None
+        try:
+            claims = json.loads(_b64url_decode(payload))
+            app_key, issued, expires = str(claims["jti"]), int(claims["iat"]), int(claims["exp"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if self._expired_through is not None and issued <= self._expired_through:
+            expires = min(expires, self._expired_through)
+        return IssuedToken(token, app_key, issued, expires)
 
     def check(self, authorization: str | None, app_key: str) -> None:
         """Raise EGW00121 unless ``authorization`` is ``Bearer <a live token of app_key>``.
@@ -242,3 +336,4 @@ class OAuth:
         now = int(self._clock.now().timestamp())
         for record in self._tokens.values():
             record.expires = min(record.expires, now)
+        self._expired_through = now

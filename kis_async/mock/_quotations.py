@@ -11,6 +11,7 @@ from ._history import Bar
 from ._market import Book, Extremes, Market, Quote
 from ._prices import limit_sign
 from ._routes import Call, Endpoint, Server, tr_ids
+from ._universe import Ticker
 from ._wire import Encoded, Success, gateway, invalid_input, ratio, scaled
 
 __all__ = [
@@ -18,6 +19,9 @@ __all__ = [
     "MINUTE_CHART_PATH",
     "ORDER_BOOK_PATH",
     "PRICE_PATH",
+    "PRODUCT_INFO_FIELDS",
+    "PRODUCT_INFO_PATH",
+    "STOCK_INFO_FIELDS",
     "STOCK_INFO_PATH",
     "Quotations",
 ]
@@ -28,6 +32,7 @@ ORDER_BOOK_PATH = f"{_BASE}/inquire-asking-price-exp-ccn"
 DAILY_CHART_PATH = f"{_BASE}/inquire-daily-itemchartprice"
 MINUTE_CHART_PATH = f"{_BASE}/inquire-time-itemchartprice"
 STOCK_INFO_PATH = f"{_BASE}/search-stock-info"
+PRODUCT_INFO_PATH = f"{_BASE}/search-info"
 
 #: FID_COND_MRKT_DIV_CODE: J KRX, NX Nextrade, UN both. The simulation has one market.
 _MARKET_DIVISIONS = frozenset({"J", "NX", "UN"})
@@ -86,6 +91,10 @@ class Quotations:
             Endpoint("GET", DAILY_CHART_PATH, self.daily_chart, tr_ids=_both("FHKST03010100")),
             Endpoint("GET", MINUTE_CHART_PATH, self.minute_chart, tr_ids=_both("FHKST03010200")),
             Endpoint("GET", STOCK_INFO_PATH, self.stock_info, tr_ids=tr_ids(real={"CTPF1002R"})),
+            # Like search-stock-info, a C... tr_id the virtual server does not serve (§4.6).
+            Endpoint(
+                "GET", PRODUCT_INFO_PATH, self.product_info, tr_ids=tr_ids(real={"CTPF1604R"})
+            ),
         ]
 
     # -- shared ---------------------------------------------------------------------
@@ -189,7 +198,7 @@ class Quotations:
             "rstc_wdth_prc": str(quote.upper - base),
             "stck_fcam": str(ticker.face_value),
             "stck_sspr": str(round_to_tick(base * 7 // 10 or 1, "down")),
-            "aspr_unit": str(tick_size(price)),
+            "aspr_unit": str(tick_size(price, ticker.kind)),
             "hts_deal_qty_unit_val": "1",
             "lstn_stcn": str(ticker.shares),
             "hts_avls": str(price * ticker.shares // _HUNDRED_MILLION),
@@ -381,34 +390,102 @@ class Quotations:
         ticker = quote.ticker
         listed = _ymd(ticker.listed)
         complete = quote.bars == SESSION_BARS
-        return Success(
-            {
-                "output": {
-                    "pdno": ticker.code,
-                    "prdt_type_cd": "300",
-                    "mket_id_cd": "STK" if ticker.market == "KOSPI" else "KSQ",
-                    "scty_grp_id_cd": "ST",
-                    "excg_dvsn_cd": "02" if ticker.market == "KOSPI" else "03",
-                    "lstg_stqt": str(ticker.shares),
-                    "papr": str(ticker.face_value),
-                    "prdt_name": ticker.name_ko,
-                    "prdt_abrv_name": ticker.name_ko,
-                    "prdt_eng_name": ticker.name_en,
-                    "std_pdno": ticker.isin,
-                    "kospi200_item_yn": "Y" if ticker.kospi200 else "N",
-                    "scts_mket_lstg_dt": listed if ticker.market == "KOSPI" else "",
-                    "kosdaq_mket_lstg_dt": listed if ticker.market == "KOSDAQ" else "",
-                    "tr_stop_yn": "N",
-                    "admn_item_yn": "N",
-                    # Today's close once the closing auction has printed; until then none.
-                    "thdt_clpr": str(quote.price) if complete else "0",
-                    "bfdy_clpr": str(quote.base),
-                    "std_idst_clsf_cd_name": ticker.sector,
-                    "cptt_trad_tr_psbl_yn": "Y" if ticker.nxt else "N",
-                    "nxt_tr_stop_yn": "N",
-                }
-            }
-        )
+        market = ticker.market
+        capital = str(ticker.shares * ticker.face_value)
+        # Collateral value: 70% of the base price, as the balance shows it.
+        collateral = str(round_to_tick(quote.base * 7 // 10 or 1, "down"))
+        known = {
+            **_product_names(ticker),
+            "mket_id_cd": "STK" if market == "KOSPI" else "KSQ",
+            "scty_grp_id_cd": "ST",
+            "excg_dvsn_cd": "02" if market == "KOSPI" else "03",
+            "setl_mmdd": "1231",
+            "lstg_stqt": str(ticker.shares),
+            "lstg_cptl_amt": capital,
+            "cpta": capital,
+            "papr": str(ticker.face_value),
+            "kospi200_item_yn": "Y" if ticker.kospi200 else "N",
+            "scts_mket_lstg_dt": listed if market == "KOSPI" else "",
+            "kosdaq_mket_lstg_dt": listed if market == "KOSDAQ" else "",
+            "oilf_fund_yn": "N",
+            "std_pdno": ticker.isin,
+            "sbst_pric": collateral,
+            "thco_sbst_pric": collateral,
+            "tr_stop_yn": "N",
+            "admn_item_yn": "N",
+            # Today's close once the closing auction has printed; until then none.
+            "thdt_clpr": str(quote.price) if complete else "0",
+            "bfdy_clpr": str(quote.base),
+            "std_idst_clsf_cd_name": ticker.sector,
+            "crfd_item_yn": "N",
+            "elec_scty_yn": "Y",
+            "etf_etn_ivst_heed_item_yn": "N",
+            "cptt_trad_tr_psbl_yn": "Y" if ticker.nxt else "N",
+            "nxt_tr_stop_yn": "N",
+        }
+        # Every field of the official column map, in its order; what the simulation does
+        # not model (fund, REIT and ETF codes, delisting dates, ...) is blank.
+        return Success({"output": {name: known.get(name, "") for name in STOCK_INFO_FIELDS}})
+
+    # -- search-info (§4.6) ---------------------------------------------------------
+
+    def product_info(self, call: Call) -> Success:
+        """Basic product facts (CTPF1604R), which some clients ask before every quote."""
+        call.param("PRDT_TYPE_CD", {"300"})
+        now = call.now
+        code = self._code(call, "PDNO", now)
+        ticker = self.market.tickers[code]
+        known = {
+            **_product_names(ticker),
+            "std_pdno": ticker.isin,
+            "shtn_pdno": ticker.code,
+            "frst_erlm_dt": _ymd(ticker.listed),
+        }
+        return Success({"output": {name: known.get(name, "") for name in PRODUCT_INFO_FIELDS}})
+
+
+def _product_names(ticker: Ticker) -> dict[str, str]:
+    """The code and name fields search-stock-info and search-info share."""
+    return {
+        "pdno": ticker.code,
+        "prdt_type_cd": "300",
+        "prdt_name": ticker.name_ko,
+        "prdt_name120": ticker.name_ko,
+        "prdt_abrv_name": ticker.name_ko,
+        "prdt_eng_name": ticker.name_en,
+        "prdt_eng_name120": ticker.name_en,
+        "prdt_eng_abrv_name": ticker.name_en,
+    }
+
+
+#: search-stock-info's ``output`` fields, in the order of the official column map
+#: (kis-api.md §4.6).
+STOCK_INFO_FIELDS: tuple[str, ...] = (
+    "pdno", "prdt_type_cd", "prdt_name", "prdt_name120", "prdt_abrv_name", "prdt_eng_name",
+    "prdt_eng_name120", "prdt_eng_abrv_name", "mket_id_cd", "scty_grp_id_cd", "excg_dvsn_cd",
+    "setl_mmdd", "lstg_stqt", "lstg_cptl_amt", "cpta", "papr", "issu_pric", "kospi200_item_yn",
+    "scts_mket_lstg_dt", "scts_mket_lstg_abol_dt", "kosdaq_mket_lstg_dt",
+    "kosdaq_mket_lstg_abol_dt", "frbd_mket_lstg_dt", "frbd_mket_lstg_abol_dt", "reits_kind_cd",
+    "etf_dvsn_cd", "oilf_fund_yn", "idx_bztp_lcls_cd", "idx_bztp_mcls_cd", "idx_bztp_scls_cd",
+    "idx_bztp_lcls_cd_name", "idx_bztp_mcls_cd_name", "idx_bztp_scls_cd_name", "stck_kind_cd",
+    "mfnd_opng_dt", "mfnd_end_dt", "dpsi_erlm_cncl_dt", "etf_cu_qty", "std_pdno",
+    "dpsi_aptm_erlm_yn", "etf_txtn_type_cd", "etf_type_cd", "lstg_abol_dt",
+    "nwst_odst_dvsn_cd", "sbst_pric", "thco_sbst_pric", "thco_sbst_pric_chng_dt", "tr_stop_yn",
+    "admn_item_yn", "thdt_clpr", "bfdy_clpr", "clpr_chng_dt", "std_idst_clsf_cd",
+    "std_idst_clsf_cd_name", "ocr_no", "crfd_item_yn", "elec_scty_yn", "issu_istt_cd",
+    "etf_chas_erng_rt_dbnb", "etf_etn_ivst_heed_item_yn", "stln_int_rt_dvsn_cd",
+    "frnr_psnl_lmt_rt", "lstg_rqsr_issu_istt_cd", "lstg_rqsr_item_cd",
+    "trst_istt_issu_istt_cd", "cptt_trad_tr_psbl_yn", "nxt_tr_stop_yn",
+)  # fmt: skip
+
+#: search-info's ``output`` fields: the official column map's, then the name fields the
+#: facts file expects but does not confirm (kis-api.md §4.6).
+PRODUCT_INFO_FIELDS: tuple[str, ...] = (
+    "pdno", "prdt_type_cd", "std_pdno", "shtn_pdno", "prdt_sale_stat_cd", "prdt_risk_grad_cd",
+    "prdt_clsf_cd", "sale_strt_dt", "sale_end_dt", "wrap_asst_type_cd", "ivst_prdt_type_cd",
+    "frst_erlm_dt", "prdt_name", "prdt_name120", "prdt_abrv_name", "prdt_eng_name",
+    "prdt_eng_name120", "prdt_eng_abrv_name",
+)  # fmt: skip
 
 
 #: Keys of an extremes block: high, its rate vs the price, its date; then the same for low.

@@ -28,6 +28,7 @@ from ._quotations import Quotations
 from ._ratelimit import SlidingWindow
 from ._routes import Call, Endpoint, Server
 from ._stats import MockStats
+from ._stream import DEMO_HTS_ID, MockStream
 from ._trading import Trading
 from ._transport import MockTransport
 from ._universe import UNIVERSE
@@ -41,6 +42,7 @@ from ._wire import (
     gateway,
     invalid_input,
 )
+from ._ws_transport import MockWebSocketTransport
 
 __all__ = [
     "DEFAULT_CASH",
@@ -48,6 +50,8 @@ __all__ = [
     "DEMO_ACCOUNT_NO",
     "DEMO_APP_KEY",
     "DEMO_APP_SECRET",
+    "DEMO_HTS_ID",
+    "STATS_PATH",
     "MockKIS",
 ]
 
@@ -61,11 +65,23 @@ DEFAULT_CASH = 100_000_000
 #: Requests per second per app key when none is given (kis-api.md §6).
 DEFAULT_RATE_LIMITS: Mapping[Server, float] = {"real": 18.0, "virtual": 1.0}
 
-_GATEWAY_HTML = (
-    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
-)
-_JSON_HEADER = ("content-type", JSON_CONTENT_TYPE)
+#: The mock's own endpoint: its counters as JSON (not counted, never faulted).
+STATS_PATH = "/__mock/stats"
+
+
+def _gateway_page(status: str) -> bytes:
+    return (
+        f"<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status}</h1></center>\r\n</body>\r\n</html>\r\n"
+    ).encode("ascii")
+
+
+_GATEWAY_HTML = _gateway_page("502 Bad Gateway")
+_GATEWAY_TIMEOUT_HTML = _gateway_page("504 Gateway Time-out")
+_HTML_HEADER = ("Content-Type", "text/html; charset=utf-8")
+# Capitalised as KIS sends them: some clients (the official samples) turn every
+# lowercase response header name into a namedtuple field, which "content-type" cannot be.
+_JSON_HEADER = ("Content-Type", JSON_CONTENT_TYPE)
 
 
 class MockKIS:
@@ -74,8 +90,11 @@ class MockKIS:
     Same ``seed`` and same clock time give the same prices, order books and charts.
     ``server`` picks which KIS server is emulated (tr_ids, default rate limit);
     ``rate_limit`` is requests per second per app key (None: 18 real / 1 virtual;
-    ``math.inf``: none); ``latency`` seconds are added to every answer;
-    ``token_issue_interval`` is the seconds between token issuances per app key.
+    ``math.inf``: none); ``latency`` seconds are added to every answer, give or take a
+    seeded ``latency_jitter`` seconds; ``token_issue_interval`` is the seconds between
+    token issuances per app key. With ``accept_any_app_key`` any well-formed key/secret
+    pair (36 and 180 characters) is an app; its account opens, with ``initial_cash``,
+    under the account number its first trading request names.
 
     Every app owns one account (the demo app :data:`DEMO_ACCOUNT_NO`) that starts with
     ``initial_cash`` KRW; orders trade against the simulated market (:meth:`account`,
@@ -88,6 +107,7 @@ class MockKIS:
     DEMO_APP_KEY = DEMO_APP_KEY
     DEMO_APP_SECRET = DEMO_APP_SECRET
     DEMO_ACCOUNT_NO = DEMO_ACCOUNT_NO
+    DEMO_HTS_ID = DEMO_HTS_ID
 
     def __init__(
         self,
@@ -96,22 +116,29 @@ class MockKIS:
         server: Server = "real",
         rate_limit: float | None = None,
         latency: float = 0.0,
+        latency_jitter: float = 0.0,
         faults: FaultPlan | None = None,
         clock: MockClock | None = None,
         apps: Mapping[str, str] | None = None,
         token_issue_interval: float = 60.0,
         initial_cash: int = DEFAULT_CASH,
+        accept_any_app_key: bool = False,
     ) -> None:
         if server not in get_args(Server):
             raise ValueError(f"server must be 'real' or 'virtual', got {server!r}")
         if latency < 0:
             raise ValueError(f"latency must not be negative, got {latency}")
+        if not 0 <= latency_jitter <= latency:
+            raise ValueError(f"latency_jitter must be within 0..latency, got {latency_jitter}")
         if isinstance(initial_cash, bool) or not isinstance(initial_cash, int) or initial_cash < 0:
             raise ValueError(f"initial_cash must be whole KRW >= 0, got {initial_cash!r}")
         self.seed = seed
         self.server: Server = server
         self.rate_limit = DEFAULT_RATE_LIMITS[server] if rate_limit is None else rate_limit
         self.latency = latency
+        self.latency_jitter = latency_jitter
+        self.accept_any_app_key = accept_any_app_key
+        self._jitter = random.Random(f"{seed}:latency")
         self.faults = faults if faults is not None else FaultPlan()
         self.clock = clock if clock is not None else MockClock()
         self.stats = MockStats()
@@ -125,6 +152,7 @@ class MockKIS:
             {DEMO_APP_KEY: DEMO_APP_SECRET} if apps is None else apps,
             token_issue_interval,
             self.stats,
+            accept_any_app_key=accept_any_app_key,
         )
         self.initial_cash = initial_cash
         self.exchange = Exchange(seed, server, self.market, self.clock, FeeSchedule())
@@ -139,8 +167,19 @@ class MockKIS:
         self._router: Router[Endpoint] = Router()
         for endpoint in self._endpoints():
             self._router.add(endpoint.method, endpoint.path, endpoint)
-        self.app = ASGIApp(self._serve)
+        #: The real-time WebSocket feed (same market, clock and exchange as REST).
+        self.stream = MockStream(
+            seed=seed,
+            server=server,
+            market=self.market,
+            exchange=self.exchange,
+            oauth=self.oauth,
+        )
+        self.stream.hts_ids[DEMO_APP_KEY] = DEMO_HTS_ID
+        self.app = ASGIApp(self._serve, websocket=self.stream)
         self.transport = MockTransport(self.app, self.admit)
+        #: The streaming counterpart of ``transport``: WebSocket connections in memory.
+        self.ws_transport = MockWebSocketTransport(self.app)
 
     def _endpoints(self) -> list[Endpoint]:
         oauth = self.oauth
@@ -150,7 +189,11 @@ class MockKIS:
             Endpoint("POST", "/oauth2/Approval", lambda c: oauth.approve(c.request.body), "oauth"),
             Endpoint("POST", "/uapi/hashkey", lambda c: oauth.hashkey(c.request.body), "app"),
             *Quotations(self.market).endpoints(),
-            *Trading(self.exchange).endpoints(),
+            *Trading(
+                self.exchange,
+                history_lag=lambda: self.faults.history_lag,
+                open_account=self._open_on_first_use if self.accept_any_app_key else None,
+            ).endpoints(),
         ]
 
     # -- public helpers -------------------------------------------------------------
@@ -191,6 +234,19 @@ class MockKIS:
         self.oauth.add_app(app_key, app_secret)
         return account
 
+    def _open_on_first_use(self, app_key: str, account_no: str) -> MockAccount | None:
+        """Open an accepted-on-sight app's account under the number it first names."""
+        if self.exchange.account_for(app_key) is not None:
+            return None
+        try:
+            normalized = normalize_account_no(account_no)
+            self.exchange.account(normalized)
+        except ValueError:
+            return None  # not an account number
+        except KeyError:
+            return self.exchange.open_account(app_key, normalized, self.initial_cash)
+        return None  # the number belongs to another app
+
     def account(self, account_no: str) -> MockAccount:
         """The account ``account_no`` ("12345678-01") at ``clock.now()``; KeyError if none."""
         account = self.exchange.account(account_no)
@@ -202,6 +258,11 @@ class MockKIS:
         """Every order the exchange holds, all accounts, in acceptance order (caught up)."""
         self.exchange.catch_up(self.clock.now())
         return list(self.exchange.orders)
+
+    async def drain(self) -> None:
+        """Wait until the in-process server has finished every request it is working on
+        (also those whose caller was cancelled or timed out)."""
+        await self.transport.drain()
 
     def expire_tokens(self) -> None:
         """Expire every token issued so far: each now answers EGW00123."""
@@ -217,7 +278,12 @@ class MockKIS:
     # -- the pipeline ---------------------------------------------------------------
 
     def admit(self, method: str, path: str, tr_id: str = "") -> FaultKind | None:
-        """Count one arriving request and decide its fault (exactly once per request)."""
+        """Count one arriving request and decide its fault (exactly once per request).
+
+        The mock's own ``/__mock/`` endpoints are neither counted nor faulted.
+        """
+        if path.startswith("/__mock/"):
+            return None
         self.stats.requests[path] += 1
         if tr_id:
             self.stats.by_tr_id[tr_id] += 1
@@ -227,6 +293,8 @@ class MockKIS:
         return fault
 
     async def _serve(self, request: Request) -> Response:
+        if request.path.startswith("/__mock/"):
+            return self._own(request)
         admitted = ADMITTED.get()
         if admitted is not None:
             # In-process: the transport admitted it and handles transport faults.
@@ -247,19 +315,39 @@ class MockKIS:
         a real round trip; a ``slow`` answer is late after the work is done. So a
         request can take effect (an order recorded) while its answer is still on its way.
         """
-        if self.latency > 0:
-            await asyncio.sleep(self.latency / 2)
+        latency = self.latency
+        if self.latency_jitter > 0:
+            latency += self._jitter.uniform(-self.latency_jitter, self.latency_jitter)
+        if latency > 0:
+            await asyncio.sleep(latency / 2)
         response = self._respond(request, fault)
-        delay = self.latency / 2 + (self.faults.slow_seconds if fault == "slow" else 0.0)
+        if fault == "bad_gateway_after":
+            response = Response(502, _GATEWAY_HTML, (_HTML_HEADER, self._date()))
+        elif fault == "gateway_timeout_after":
+            response = Response(504, _GATEWAY_TIMEOUT_HTML, (_HTML_HEADER, self._date()))
+        delay = latency / 2 + (self.faults.slow_seconds if fault == "slow" else 0.0)
         if delay > 0:
             await asyncio.sleep(delay)
         return response
+
+    def _own(self, request: Request) -> Response:
+        """The mock's own endpoints: ``GET /__mock/stats``."""
+        if request.method == "GET" and request.path == STATS_PATH:
+            body = {
+                "seed": self.seed,
+                "server": self.server,
+                "rate_limit": None if math.isinf(self.rate_limit) else self.rate_limit,
+                "orders": len(self.exchange.orders),
+                **self.stats.as_dict(),
+            }
+            return Response(200, dumps(body), (_JSON_HEADER, self._date()))
+        return self._refuse(gateway("EGW00002"), request)
 
     def _respond(self, request: Request, fault: FaultKind | None) -> Response:
         if fault == "error_5xx":
             return Response(503)
         if fault == "gateway_html":
-            return Response(502, _GATEWAY_HTML, (("content-type", "text/html; charset=utf-8"),))
+            return Response(502, _GATEWAY_HTML, (_HTML_HEADER,))
         if fault == "rate_limit":
             self.stats.rate_limited += 1
             return self._refuse(gateway("EGW00201"), request)
@@ -306,14 +394,14 @@ class MockKIS:
         if second != self._date_second:
             self._date_second = second
             self._date_value = formatdate(second, usegmt=True)
-        return ("date", self._date_value)
+        return ("Date", self._date_value)
 
     def _render(self, result: Success | Reply, request: Request) -> Response:
         if isinstance(result, Reply):
             return Response(
                 result.status,
                 dumps(result.body),
-                (("content-type", result.content_type), self._date()),
+                (("Content-Type", result.content_type), self._date()),
             )
         body = {**result.body, "rt_cd": "0", "msg_cd": result.msg_cd, "msg1": result.msg1}
         headers = [

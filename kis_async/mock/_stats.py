@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["MockStats"]
 
@@ -31,6 +32,19 @@ class MockStats:
     def total_requests(self) -> int:
         """Every request seen."""
         return sum(self.requests.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every counter as JSON-ready data (what ``GET /__mock/stats`` answers)."""
+        return {
+            "total_requests": self.total_requests,
+            "requests": dict(self.requests),
+            "by_tr_id": dict(self.by_tr_id),
+            "token_requests": self.token_requests,
+            "tokens_issued": self.tokens_issued,
+            "rejections": dict(self.rejections),
+            "rate_limited": self.rate_limited,
+            "faults": dict(self.faults),
+        }
 
     def reset(self) -> None:
         """Zero every counter."""

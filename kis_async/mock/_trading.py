@@ -9,8 +9,8 @@ string. Nothing is canned: every number comes from the accounts and orders.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from kis_async.market import buy_cost, max_quantity, round_to_tick
@@ -33,6 +33,7 @@ __all__ = [
     "BALANCE_ROWS",
     "DAILY_CCLD_PATH",
     "HISTORY_ROWS",
+    "LEGACY_TR_IDS",
     "ORDER_CASH_PATH",
     "ORDER_RVSECNCL_PATH",
     "PSBL_ORDER_PATH",
@@ -47,9 +48,7 @@ BALANCE_PATH = f"{_BASE}/inquire-balance"
 PSBL_ORDER_PATH = f"{_BASE}/inquire-psbl-order"
 DAILY_CCLD_PATH = f"{_BASE}/inquire-daily-ccld"
 
-#: The current tr_ids (kis-api.md §4.7-§4.11), real ``T...`` / virtual ``V...``. The old
-#: ones (TTTC0802U, TTTC0801U, TTTC0803U, TTTC8001R and their V twins) are absent on
-#: purpose: they are refused like any unknown tr_id (OPSQ0002).
+#: The current tr_ids (kis-api.md §4.7-§4.11), real ``T...`` / virtual ``V...``.
 TR_IDS: dict[str, tuple[str, str]] = {
     "buy": ("TTTC0012U", "VTTC0012U"),
     "sell": ("TTTC0011U", "VTTC0011U"),
@@ -58,7 +57,16 @@ TR_IDS: dict[str, tuple[str, str]] = {
     "psbl_order": ("TTTC8908R", "VTTC8908R"),
     "daily_ccld": ("TTTC0081R", "VTTC0081R"),
 }
-_BUY_TR_IDS = frozenset(TR_IDS["buy"])
+#: The old tr_ids, still accepted: KIS deprecated them without a cut-off date, and code
+#: KIS publishes in 2026 (the official repository's backtester) still sends them. The
+#: old history tr_id (TTTC8001R) answers like the current one.
+LEGACY_TR_IDS: dict[str, tuple[str, str]] = {
+    "buy": ("TTTC0802U", "VTTC0802U"),
+    "sell": ("TTTC0801U", "VTTC0801U"),
+    "rvsecncl": ("TTTC0803U", "VTTC0803U"),
+    "daily_ccld": ("TTTC8001R", "VTTC8001R"),
+}
+_BUY_TR_IDS = frozenset(TR_IDS["buy"] + LEGACY_TR_IDS["buy"])
 
 #: Rows per page (kis-api.md §4.9, §4.11).
 BALANCE_ROWS: dict[Server, int] = {"real": 50, "virtual": 20}
@@ -92,9 +100,10 @@ _RVSECNCL_KEYS = (
 )
 
 
-def _both(key: str) -> dict[Server, frozenset[str]]:
-    real, virtual = TR_IDS[key]
-    return tr_ids(real={real}, virtual={virtual})
+def _both(*keys: str) -> dict[Server, frozenset[str]]:
+    """The current and old tr_ids of ``keys``, real and virtual."""
+    pairs = [TR_IDS[key] for key in keys] + [LEGACY_TR_IDS[k] for k in keys if k in LEGACY_TR_IDS]
+    return tr_ids(real={real for real, _ in pairs}, virtual={virtual for _, virtual in pairs})
 
 
 def _ymd(day: date) -> str:
@@ -161,16 +170,25 @@ class _Tally:
 class Trading:
     """Handlers of the trading endpoints over one :class:`Exchange`."""
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        *,
+        history_lag: Callable[[], float] = lambda: 0.0,
+        open_account: Callable[[str, str], MockAccount | None] | None = None,
+    ) -> None:
+        """``history_lag()`` is the seconds a new order takes to show in the history;
+        ``open_account(app_key, account_no)``, if given, opens an account for an app
+        that has none yet, under the number its request names (None: refused)."""
         self.exchange = exchange
         self.market = exchange.market
+        self._history_lag = history_lag
+        self._open_account = open_account
 
     def endpoints(self) -> list[Endpoint]:
         """The trading endpoints with their tr_ids per server."""
-        (buy_real, buy_virtual), (sell_real, sell_virtual) = TR_IDS["buy"], TR_IDS["sell"]
-        order_cash = tr_ids(real={buy_real, sell_real}, virtual={buy_virtual, sell_virtual})
         return [
-            Endpoint("POST", ORDER_CASH_PATH, self.order_cash, tr_ids=order_cash),
+            Endpoint("POST", ORDER_CASH_PATH, self.order_cash, tr_ids=_both("buy", "sell")),
             Endpoint("POST", ORDER_RVSECNCL_PATH, self.order_rvsecncl, tr_ids=_both("rvsecncl")),
             Endpoint("GET", BALANCE_PATH, self.inquire_balance, tr_ids=_both("balance")),
             Endpoint("GET", PSBL_ORDER_PATH, self.inquire_psbl_order, tr_ids=_both("psbl_order")),
@@ -181,6 +199,8 @@ class Trading:
 
     def _account(self, call: Call, cano: str, product: str) -> MockAccount:
         account = self.exchange.account_for(call.app_key)
+        if account is None and self._open_account is not None:
+            account = self._open_account(call.app_key, f"{cano}-{product}")
         if account is None or cano != account.cano or product != account.product:
             raise invalid_input("ACNO")
         return account
@@ -274,8 +294,8 @@ class Trading:
             account.product,
             call.param("AFHR_FLPR_YN", {"N", "Y", "X"}),
             call.param("OFL_YN", required=False),
-            # "02" (by stock) is refused since 2026-02-10, as KIS does.
-            call.param("INQR_DVSN", {"01"}),
+            # 01 by loan date, 02 by stock (§4.9): both list the same cash holdings.
+            call.param("INQR_DVSN", {"01", "02"}),
             call.param("UNPR_DVSN", {"01"}),
             call.param("FUND_STTL_ICLD_YN", _YES_NO),
             call.param("FNCG_AMT_AUTO_RDPT_YN", _YES_NO),
@@ -466,10 +486,14 @@ class Trading:
             venue,
         ]
         self.exchange.catch_up(call.now)
+        lag = self._history_lag()
+        # Orders younger than the lag are not in the history yet.
+        shown_until = call.now - timedelta(seconds=lag)
         orders = [
             order
             for order in account.recorded()
-            if start <= order.ordered_at.date() <= end
+            if (lag <= 0 or order.ordered_at <= shown_until)
+            and start <= order.ordered_at.date() <= end
             and (side == "00" or _SIDE_CODES[order.side] == side)
             and (not code or order.ticker == code)
             and (fills != "01" or order.filled > 0)
@@ -543,10 +567,14 @@ class Trading:
             "rjct_qty": "0",
             "ccld_cndt_name": "없음",
             "inqr_ip_addr": "",
+            # Order-slip codes of KIS's back office; no value set is documented.
+            "cpbc_ordp_ord_rcit_dvsn_cd": "",
+            "cpbc_ordp_infm_mthd_dvsn_cd": "",
             "infm_tmd": order.fills[-1].at.strftime("%H%M%S") if order.fills else placed,
             "ctac_tlno": "",
             "prdt_type_cd": "300",
             "excg_dvsn_cd": "02" if ticker.market == "KOSPI" else "03",
+            "cpbc_ordp_mtrl_dvsn_cd": "",
             "ord_orgno": order.org_no,
             "rsvn_ord_end_dt": "",
             "excg_id_dvsn_Cd": order.exchange,

@@ -35,6 +35,8 @@ class Ticker:
     ref_price: int
     kospi200: bool = False
     nxt: bool = True
+    #: "etf" for exchange-traded funds and notes (their own tick table), else "stock".
+    kind: Literal["stock", "etf"] = "stock"
 
     @property
     def isin(self) -> str:
@@ -71,6 +73,7 @@ def _t(
     *,
     kospi200: bool = False,
     nxt: bool = True,
+    kind: Literal["stock", "etf"] = "stock",
 ) -> Ticker:
     return Ticker(
         code,
@@ -84,6 +87,7 @@ def _t(
         ref_price,
         kospi200=kospi200,
         nxt=nxt,
+        kind=kind,
     )
 
 
@@ -307,4 +311,7 @@ UNIVERSE: tuple[Ticker, ...] = (
        68_700_000, 500, "2008-05-28", 12_000),
     _t("060310", "3S Korea", "쓰리에스", "KOSDAQ", "반도체",
        50_000_000, 500, "2002-09-13", 2_600, nxt=False),
+    # An ETF, quoted and traded on the ETF tick table (5 KRW from 2,000 KRW up).
+    _t("069500", "KODEX 200", "KODEX 200", "KOSPI", "ETF",
+       160_000_000, 0, "2002-10-14", 35_000, kind="etf"),
 )  # fmt: skip

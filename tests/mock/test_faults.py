@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -9,7 +10,18 @@ import pytest
 
 from kis_async.mock import FAULT_KINDS, FaultPlan, MockClock, MockKIS
 
-from .kit import BOOK, KIS, PRICE, TOKEN, TR_BOOK, TR_PRICE, price_params, token_body
+from .kit import (
+    BOOK,
+    KIS,
+    ORDER,
+    PRICE,
+    TOKEN,
+    TR_BOOK,
+    TR_PRICE,
+    accepted,
+    price_params,
+    token_body,
+)
 
 
 def _server(clock: MockClock, **options: object) -> MockKIS:
@@ -178,6 +190,8 @@ def test_fault_plan_validates_its_input() -> None:
         "rate_limit",
         "expire_token",
         "slow",
+        "bad_gateway_after",
+        "gateway_timeout_after",
     }
     with pytest.raises(ValueError, match=r"within 0\.\.1"):
         FaultPlan(drop=1.5)
@@ -187,8 +201,114 @@ def test_fault_plan_validates_its_input() -> None:
         FaultPlan().schedule("explode")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least 1"):
         FaultPlan().schedule("drop", count=0)
+    with pytest.raises(ValueError, match="history_lag"):
+        FaultPlan(history_lag=-1)
     plan = FaultPlan(3, drop=0.25)
     assert repr(plan) == "FaultPlan(seed=3, drop=0.25)"
     plan.schedule("drop", 2)
     plan.clear()
     assert plan.pending == []
+
+
+# -- faults the client's order and timeout paths need -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "title"),
+    [("bad_gateway_after", 502, b"502 Bad Gateway"), ("gateway_timeout_after", 504, b"504")],
+)
+async def test_an_order_is_recorded_then_answered_by_the_gateway(
+    kis: KIS, mock: MockKIS, kind: str, status: int, title: bytes
+) -> None:
+    mock.faults.schedule(kind, path=ORDER)  # type: ignore[arg-type]
+    price = mock.market.book("035720", mock.clock.now()).bids[3]
+    response = await kis.order("buy", "035720", 3, price)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert title in response.content
+    assert [(o.ticker, o.quantity) for o in mock.orders] == [("035720", 3)]
+    assert [row["odno"] for row in await kis.history()] == [mock.orders[0].order_id]
+    assert mock.stats.faults == {kind: 1}
+
+
+async def test_the_history_shows_new_orders_only_after_the_lag(
+    kis: KIS, mock: MockKIS, clock: MockClock
+) -> None:
+    mock.faults.history_lag = 3.0
+    price = mock.market.book("035720", clock.now()).bids[3]
+    accepted(await kis.order("buy", "035720", 2, price))
+    assert await kis.history() == []
+    clock.advance(2.5)
+    assert await kis.history() == []
+    accepted(await kis.order("buy", "035720", 1, price))
+    clock.advance(0.5)
+    assert [row["ord_qty"] for row in await kis.history()] == ["2"]
+    clock.advance(3)
+    assert [row["ord_qty"] for row in await kis.history()] == ["1", "2"]
+    assert len(mock.orders) == 2  # the exchange held both all along
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_servers_work(kis: KIS, mock: MockKIS) -> None:
+    mock.latency = 0.2  # the order is processed 0.1 s after it arrives
+    await kis.token()
+    price = mock.market.book("035720", mock.clock.now()).bids[3]
+    caller = asyncio.create_task(kis.order("buy", "035720", 4, price))
+    for _ in range(100):  # until the request has reached the server
+        if mock.stats.requests[ORDER]:
+            break
+        await asyncio.sleep(0.005)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert mock.orders == []  # still on its way
+    await mock.drain()
+    assert [(o.ticker, o.quantity) for o in mock.orders] == [("035720", 4)]
+
+
+async def test_slow_trips_the_callers_read_timeout_while_the_order_is_recorded(
+    mock: MockKIS,
+) -> None:
+    mock.faults.slow_seconds = 0.25
+    mock.faults.schedule("slow", path=ORDER)
+    timeout = httpx.Timeout(5.0, read=0.05)
+    async with httpx.AsyncClient(
+        transport=mock.transport, base_url="http://m", timeout=timeout
+    ) as client:
+        kis = KIS(client, mock)
+        await kis.token()
+        price = mock.market.book("035720", mock.clock.now()).bids[3]
+        with pytest.raises(httpx.ReadTimeout, match=r"read timeout of 0\.05 s"):
+            await kis.order("buy", "035720", 2, price)
+        assert len(mock.orders) == 1  # processed before the answer was due
+        await mock.drain()
+        # The next request, not slow, is answered within the same timeout.
+        accepted(await kis.order("buy", "035720", 1, price))
+    assert mock.stats.faults == {"slow": 1}
+
+
+async def test_latency_jitter_is_seeded_and_within_its_bounds(
+    clock: MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_sleep = asyncio.sleep
+    slept: list[float] = []
+
+    async def recording_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+
+    async def delays(seed: int) -> list[float]:
+        slept.clear()
+        mock = MockKIS(seed, clock=clock, latency=0.02, latency_jitter=0.005)
+        async with httpx.AsyncClient(transport=mock.transport, base_url="http://m") as client:
+            for _ in range(6):
+                await client.post(TOKEN, json=token_body())
+        return list(slept)
+
+    first = await delays(3)
+    assert len(first) == 12  # half before the work, half after, per request
+    assert all(0.0075 <= d <= 0.0125 for d in first)
+    assert len({round(d, 9) for d in first[::2]}) > 1, "the jitter varies"
+    assert await delays(3) == first
+    assert await delays(4) != first

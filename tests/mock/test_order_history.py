@@ -21,6 +21,7 @@ ROW_FIELDS = {
     "sll_buy_dvsn_cd_name", "pdno", "prdt_name", "ord_qty", "ord_unpr", "ord_tmd",
     "tot_ccld_qty", "avg_prvs", "cncl_yn", "tot_ccld_amt", "loan_dt", "ordr_empno",
     "ord_dvsn_cd", "cnc_cfrm_qty", "rmn_qty", "rjct_qty", "ccld_cndt_name", "inqr_ip_addr",
+    "cpbc_ordp_ord_rcit_dvsn_cd", "cpbc_ordp_infm_mthd_dvsn_cd", "cpbc_ordp_mtrl_dvsn_cd",
     "infm_tmd", "ctac_tlno", "prdt_type_cd", "excg_dvsn_cd", "ord_orgno", "rsvn_ord_end_dt",
     "excg_id_dvsn_Cd", "stpm_cndt_pric", "stpm_efct_occr_dtmd",
 }  # fmt: skip

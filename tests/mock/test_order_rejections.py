@@ -246,17 +246,14 @@ async def test_another_apps_account_is_not_this_apps(kis: KIS, mock: MockKIS) ->
 @pytest.mark.parametrize(
     ("path", "tr_id"),
     [
-        (ORDER, "TTTC0802U"),  # the old buy
-        (ORDER, "TTTC0801U"),  # the old sell
-        (RVSECNCL, "TTTC0803U"),  # the old revise/cancel
         (ORDER, "VTTC0012U"),  # virtual's buy on the real server
+        (ORDER, "VTTC0802U"),  # virtual's old buy on the real server
         (ORDER, "TTTC0013U"),  # another path's tr_id
+        (ORDER, "TTTC0803U"),  # another path's old tr_id
         (RVSECNCL, "TTTC0012U"),
     ],
 )
-async def test_old_and_foreign_tr_ids_are_opsq0002(
-    kis: KIS, mock: MockKIS, path: str, tr_id: str
-) -> None:
+async def test_foreign_tr_ids_are_opsq0002(kis: KIS, mock: MockKIS, path: str, tr_id: str) -> None:
     body = kis.order_body(KAKAO, 1, _book(mock).bids[2])
     body = refused(await kis.post(path, tr_id, body), "OPSQ0002")
     assert body["msg1"] == "없는 서비스 코드 입니다"
@@ -266,15 +263,15 @@ async def test_old_and_foreign_tr_ids_are_opsq0002(
 @pytest.mark.parametrize(
     ("path", "tr_id"),
     [
-        (ORDER, "VTTC0802U"),
-        (ORDER, "VTTC0801U"),
-        (RVSECNCL, "VTTC0803U"),
+        (ORDER, "TTTC0802U"),
+        (ORDER, "TTTC0801U"),
+        (RVSECNCL, "TTTC0803U"),
         (ORDER, "TTTC0012U"),
-        (CCLD, "VTTC8001R"),
+        (CCLD, "TTTC8001R"),
         (BALANCE, "TTTC8434R"),
     ],
 )
-async def test_old_and_real_tr_ids_are_refused_on_virtual(path: str, tr_id: str) -> None:
+async def test_real_tr_ids_old_and_new_are_refused_on_virtual(path: str, tr_id: str) -> None:
     async with kis_at(MIDDAY, server="virtual") as kis:
         if path in (ORDER, RVSECNCL):
             body = kis.order_body(KAKAO, 1, _book(kis.mock).bids[2])
@@ -284,8 +281,23 @@ async def test_old_and_real_tr_ids_are_refused_on_virtual(path: str, tr_id: str)
         refused(response, "OPSQ0002")
 
 
-async def test_the_old_history_tr_id_is_refused(kis: KIS) -> None:
-    refused(await kis.get(CCLD, "TTTC8001R", kis.history_params()), "OPSQ0002")
+@pytest.mark.parametrize("server", ["real", "virtual"])
+async def test_the_old_order_tr_ids_still_trade(server: str) -> None:
+    # The official repository's 2026 backtester still sends the old tr_ids.
+    prefix = "T" if server == "real" else "V"
+    async with kis_at(MIDDAY, server=server) as kis:
+        price = _book(kis.mock).bids[3]
+        buy = accepted(await kis.post(ORDER, f"{prefix}TTC0802U", kis.order_body(KAKAO, 4, price)))
+        kis.mock.account(kis.mock.DEMO_ACCOUNT_NO).set_holding(KAKAO, 2, price)
+        accepted(await kis.post(ORDER, f"{prefix}TTC0801U", kis.order_body(KAKAO, 2, price + 500)))
+        body = kis.change_body(buy, "02", 4, 0)
+        accepted(await kis.post(RVSECNCL, f"{prefix}TTC0803U", body))
+        sides = [(o.side, o.kind) for o in kis.mock.orders]
+        assert sides == [("buy", "new"), ("sell", "new"), ("buy", "cancel")]
+        old = await kis.pages(CCLD, f"{prefix}TTC8001R", kis.history_params())
+        new = await kis.pages(CCLD, kis.tr("ccld"), kis.history_params())
+        assert [p.json()["output1"] for p in old] == [p.json()["output1"] for p in new]
+        assert len(old[0].json()["output1"]) == 3
 
 
 # -- revise and cancel ------------------------------------------------------------------
@@ -359,14 +371,17 @@ async def test_a_change_quantity_must_be_positive_and_not_above_what_rests(
 # -- queries ----------------------------------------------------------------------------
 
 
-async def test_balance_by_stock_inquiry_is_refused_as_kis_does(kis: KIS) -> None:
-    response = await kis.get(BALANCE, kis.tr("balance"), kis.balance_params(INQR_DVSN="02"))
-    assert response.status_code == 200
-    assert response.json() == {
-        "rt_cd": "2",
-        "msg_cd": "OPSQ2001",
-        "msg1": "ERROR : INPUT INVALID_CHECK_INQR_DVSN",
-    }
+async def test_balance_by_stock_and_by_loan_date_list_the_same_holdings(
+    kis: KIS, mock: MockKIS
+) -> None:
+    _account(mock).set_holding(KAKAO, 3, 40_000)
+    by_loan = await kis.get(BALANCE, kis.tr("balance"), kis.balance_params(INQR_DVSN="01"))
+    by_stock = await kis.get(BALANCE, kis.tr("balance"), kis.balance_params(INQR_DVSN="02"))
+    assert by_stock.json()["rt_cd"] == "0"
+    assert by_stock.json()["output1"] == by_loan.json()["output1"]
+    assert [row["pdno"] for row in by_stock.json()["output1"]] == [KAKAO]
+    invalid = await kis.get(BALANCE, kis.tr("balance"), kis.balance_params(INQR_DVSN="03"))
+    _invalid(invalid, "INQR_DVSN")
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from kis_async._clock import KST
 from kis_async.market import is_on_tick, price_band, round_to_tick, tick_size
 from kis_async.mock import MockClock, MockKIS
+from kis_async.mock._universe import UNIVERSE
 
 from .kit import (
     BOOK,
@@ -79,11 +80,29 @@ MINUTE_ROW_FIELDS = {
     "cntg_vol", "acml_tr_pbmn",
 }  # fmt: skip
 #: §4.6
+#: Every field of the official samples' column map (chk_search_stock_info.py).
 INFO_FIELDS = {
-    "pdno", "prdt_type_cd", "mket_id_cd", "scty_grp_id_cd", "excg_dvsn_cd", "lstg_stqt", "papr",
-    "prdt_name", "prdt_abrv_name", "prdt_eng_name", "std_pdno", "kospi200_item_yn",
-    "scts_mket_lstg_dt", "kosdaq_mket_lstg_dt", "tr_stop_yn", "admn_item_yn", "thdt_clpr",
-    "bfdy_clpr", "std_idst_clsf_cd_name", "cptt_trad_tr_psbl_yn", "nxt_tr_stop_yn",
+    "pdno", "prdt_type_cd", "prdt_name", "prdt_name120", "prdt_abrv_name", "prdt_eng_name",
+    "prdt_eng_name120", "prdt_eng_abrv_name", "mket_id_cd", "scty_grp_id_cd", "excg_dvsn_cd",
+    "setl_mmdd", "lstg_stqt", "lstg_cptl_amt", "cpta", "papr", "issu_pric", "kospi200_item_yn",
+    "scts_mket_lstg_dt", "scts_mket_lstg_abol_dt", "kosdaq_mket_lstg_dt",
+    "kosdaq_mket_lstg_abol_dt", "frbd_mket_lstg_dt", "frbd_mket_lstg_abol_dt", "reits_kind_cd",
+    "etf_dvsn_cd", "oilf_fund_yn", "idx_bztp_lcls_cd", "idx_bztp_mcls_cd", "idx_bztp_scls_cd",
+    "idx_bztp_lcls_cd_name", "idx_bztp_mcls_cd_name", "idx_bztp_scls_cd_name", "stck_kind_cd",
+    "mfnd_opng_dt", "mfnd_end_dt", "dpsi_erlm_cncl_dt", "etf_cu_qty", "std_pdno",
+    "dpsi_aptm_erlm_yn", "etf_txtn_type_cd", "etf_type_cd", "lstg_abol_dt", "nwst_odst_dvsn_cd",
+    "sbst_pric", "thco_sbst_pric", "thco_sbst_pric_chng_dt", "tr_stop_yn", "admn_item_yn",
+    "thdt_clpr", "bfdy_clpr", "clpr_chng_dt", "std_idst_clsf_cd", "std_idst_clsf_cd_name",
+    "ocr_no", "crfd_item_yn", "elec_scty_yn", "issu_istt_cd", "etf_chas_erng_rt_dbnb",
+    "etf_etn_ivst_heed_item_yn", "stln_int_rt_dvsn_cd", "frnr_psnl_lmt_rt",
+    "lstg_rqsr_issu_istt_cd", "lstg_rqsr_item_cd", "trst_istt_issu_istt_cd",
+    "cptt_trad_tr_psbl_yn", "nxt_tr_stop_yn",
+}  # fmt: skip
+#: The official column map of search-info (chk_search_info.py).
+PRODUCT_FIELDS = {
+    "pdno", "prdt_type_cd", "std_pdno", "shtn_pdno", "prdt_sale_stat_cd", "prdt_risk_grad_cd",
+    "prdt_clsf_cd", "sale_strt_dt", "sale_end_dt", "wrap_asst_type_cd", "ivst_prdt_type_cd",
+    "frst_erlm_dt",
 }  # fmt: skip
 
 
@@ -152,19 +171,21 @@ async def test_price_has_every_documented_field_as_a_string(kis: KIS, mock: Mock
 async def test_price_fields_agree_with_each_other_and_the_market_rules(
     kis: KIS, mock: MockKIS
 ) -> None:
+    kinds = {ticker.code: ticker.kind for ticker in UNIVERSE}
     for code in mock.tickers:
         out = dict((await kis.price(code)).items())
         price, base = int(out["stck_prpr"]), int(out["stck_sdpr"])
-        assert is_on_tick(price)
+        kind = kinds[code]
+        assert is_on_tick(price, kind)
         assert int(out["prdy_vrss"]) == price - base
         assert out["prdy_vrss_sign"] == ("2" if price > base else "5" if price < base else "3")
         assert out["prdy_ctrt"] == f"{(price - base) / base * 100:.2f}".replace("-0.00", "0.00")
-        assert (int(out["stck_llam"]), int(out["stck_mxpr"])) == price_band(base)
+        assert (int(out["stck_llam"]), int(out["stck_mxpr"])) == price_band(base, kind)
         low, high = int(out["stck_lwpr"]), int(out["stck_hgpr"])
         assert int(out["stck_llam"]) <= low <= int(out["stck_oprc"]) <= high
         assert low <= price <= high <= int(out["stck_mxpr"])
         assert low <= float(out["wghn_avrg_stck_prc"]) <= high
-        assert int(out["aspr_unit"]) == tick_size(price)
+        assert int(out["aspr_unit"]) == tick_size(price, kind)
         assert int(out["hts_avls"]) == price * int(out["lstn_stcn"]) // 100_000_000
         assert int(out["w52_lwpr"]) <= low
         assert high <= int(out["w52_hgpr"])
@@ -486,6 +507,26 @@ async def test_stock_info_fields(kis: KIS, mock: MockKIS, clock: MockClock) -> N
     assert closed["thdt_clpr"] == str(mock.current_price("005930"))
     bad = await kis.get(INFO, TR_INFO, {"PRDT_TYPE_CD": "301", "PDNO": "005930"})
     assert bad.json()["msg1"] == "ERROR : INPUT INVALID_CHECK_PRDT_TYPE_CD"
+    assert info["lstg_cptl_amt"] == str(int(info["lstg_stqt"]) * int(info["papr"]))
+    assert info["sbst_pric"] != ""
+
+
+async def test_product_info_answers_what_other_clients_ask_before_a_quote(kis: KIS) -> None:
+    path = "/uapi/domestic-stock/v1/quotations/search-info"
+    body = await kis.ok(path, "CTPF1604R", {"PDNO": "000660", "PRDT_TYPE_CD": "300"})
+    info = body["output"]
+    assert set(info) >= PRODUCT_FIELDS
+    assert _all_strings(info)
+    assert (info["pdno"], info["shtn_pdno"], info["std_pdno"]) == (
+        "000660",
+        "000660",
+        "KR7000660001",
+    )
+    assert info["prdt_name"] == "SK하이닉스"
+    unknown = await kis.get(path, "CTPF1604R", {"PDNO": "999999", "PRDT_TYPE_CD": "300"})
+    assert unknown.json()["msg_cd"] == "MCA05918"
+    wrong_tr = await kis.get(path, "CTPF1002R", {"PDNO": "000660", "PRDT_TYPE_CD": "300"})
+    assert wrong_tr.json()["msg_cd"] == "OPSQ0002"
 
 
 # -- the universe ---------------------------------------------------------------------------
