@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ._config import DEFAULT_LEDGER_PATH, EngineConfig, ExitRules, OrderStyle, read_blacklist
 from ._engine import Strategy, TradingEngine, shares_for
-from ._fills import FillSource, OrderHistoryFills, OrderProgress
+from ._fills import FillSource, OrderHistoryFills, OrderProgress, StreamFills
 from ._ledger import (
     SCHEMA_VERSION,
     Ledger,
@@ -68,6 +68,7 @@ __all__ = [
     "ReconcileReport",
     "SectorExposureError",
     "Strategy",
+    "StreamFills",
     "TradeResult",
     "TradingEngine",
     "read_blacklist",

@@ -32,7 +32,7 @@ from kis_async._validation import check_positive_int, check_ticker
 from kis_async.market import buy_cost, max_quantity, round_to_tick, tick_size
 
 from ._config import EngineConfig, ExitRules, read_blacklist
-from ._fills import FillSource, OrderHistoryFills, OrderProgress, order_key
+from ._fills import FillSource, OrderHistoryFills, OrderProgress, StreamFills, order_key
 from ._ledger import UNRESOLVED, Ledger, LedgerIntent, LedgerOrder, LedgerPosition, _rules_json
 from ._models import (
     AmountTooSmallError,
@@ -496,6 +496,7 @@ class TradingEngine:
             trade_date=now.date(),
             fees=self.config.fees,
             done=progress.done,
+            executions=progress.executions,
         )
 
     async def _await_fills(
@@ -513,9 +514,10 @@ class TradingEngine:
                         await self._apply(order, progress)
                     if progress.done:
                         break
-                if clock.monotonic() >= deadline:
+                left = deadline - clock.monotonic()
+                if left <= 0:
                     break
-                await anyio.sleep(self.config.fill_poll_interval)
+                await self.fill_source.wait([order], min(self.config.fill_poll_interval, left))
         finally:
             if progress is None or not progress.done:
                 # Cancelled or timed out: take the rest off the book and record what filled,
@@ -742,16 +744,27 @@ class TradingEngine:
         strategy: Strategy | None = None,
         *,
         steps: int | None = None,
-        source: Literal["poll"] = "poll",
+        source: Literal["poll", "stream"] = "poll",
     ) -> None:
         """The monitor loop: every ``interval`` seconds one price fan-out, the exit
         check, then ``strategy.on_prices``. ``steps`` bounds the rounds (None: until
         cancelled). Cancel it (anyio cancel scope, task cancel, Ctrl-C) to stop: an
         order being sent or recorded is finished first, never left half recorded.
-        ``source`` is where fills come from: ``"poll"`` (the order history).
+
+        ``source`` is how the engine learns of fills while the loop runs: ``"poll"``
+        reads the order history every ``fill_poll_interval`` seconds; ``"stream"``
+        also opens the client's real-time stream (the ``stream`` extra) and reads the
+        history as soon as a fill notice for the order arrives.
         """
-        if source != "poll":
-            raise InvalidRequestError(f"source must be 'poll', got {source!r}")
+        if source not in ("poll", "stream"):
+            raise InvalidRequestError(f"source must be 'poll' or 'stream', got {source!r}")
+        if source == "stream":
+            async with self._streamed_fills():
+                await self._monitor(interval, strategy, steps)
+        else:
+            await self._monitor(interval, strategy, steps)
+
+    async def _monitor(self, interval: float, strategy: Strategy | None, steps: int | None) -> None:
         done = 0
         while steps is None or done < steps:
             if self.config.blacklist_file is not None:
@@ -763,6 +776,19 @@ class TradingEngine:
             done += 1
             if steps is None or done < steps:
                 await anyio.sleep(interval)
+
+    @asynccontextmanager
+    async def _streamed_fills(self) -> AsyncIterator[StreamFills]:
+        """Fill notices as the fill source while the block runs; the previous one after."""
+        async with self.client.stream() as stream, anyio.create_task_group() as group:
+            source = StreamFills(self.client, stream)
+            await source.start(group)
+            previous, self.fill_source = self.fill_source, source
+            try:
+                yield source
+            finally:
+                self.fill_source = previous
+                group.cancel_scope.cancel()
 
     # -- reconcile -------------------------------------------------------------------------
 

@@ -727,12 +727,18 @@ class Ledger:
         fees: FeeSchedule,
         listing: Listing = "KOSPI",
         done: bool = False,
+        executions: Sequence[tuple[int, int]] = (),
     ) -> LedgerFill | None:
         """Record what ``order_id`` has filled in all (shares, KRW): the new part as a fill.
 
         Totals, not increments, so applying the same progress twice records it once:
         a restart may replay any look at the order history safely. Cash, the position
         and the fill move in one transaction. ``done`` closes the order.
+
+        ``executions`` are the order's executions as ``(shares, price)``, oldest first,
+        when known (from fill notices). When they add up to the totals, the new part is
+        recorded execution by execution, so commission is truncated per execution as
+        the broker does; otherwise it is one fill at the average price.
         """
 
         def write() -> LedgerFill | None:
@@ -747,6 +753,7 @@ class Ledger:
                     fees,
                     listing,
                     done,
+                    executions,
                 )
 
         return await self._run(write)
@@ -762,6 +769,7 @@ class Ledger:
         fees: FeeSchedule,
         listing: Listing,
         done: bool,
+        executions: Sequence[tuple[int, int]] = (),
     ) -> LedgerFill | None:
         order = db.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
         if order is None:
@@ -787,11 +795,41 @@ class Ledger:
                     },
                 )
             return None
-        ticker, side = order["ticker"], Side(order["side"])
         intent = db.execute(
             "SELECT meta FROM intents WHERE id = ?", (order["intent_id"],)
         ).fetchone()
         meta = json.loads(intent["meta"]) if intent is not None else {}
+        parts = _executions_beyond(
+            executions,
+            (order["filled_quantity"], order["filled_amount"]),
+            (filled_quantity, filled_amount),
+        ) or [(quantity, amount)]
+        fill: LedgerFill | None = None
+        for part_quantity, part_amount in parts:
+            fill = self._book(
+                db, order, meta, part_quantity, part_amount, at, trade_date, fees, listing
+            )
+        db.execute(
+            "UPDATE orders SET filled_quantity = ?, filled_amount = ?, updated_at = ? "
+            "WHERE order_id = ?",
+            (filled_quantity, filled_amount, _iso(at), order_id),
+        )
+        return fill
+
+    def _book(
+        self,
+        db: sqlite3.Connection,
+        order: sqlite3.Row,
+        meta: dict[str, Any],
+        quantity: int,
+        amount: int,
+        at: datetime,
+        trade_date: date,
+        fees: FeeSchedule,
+        listing: Listing,
+    ) -> LedgerFill:
+        """One fill of ``quantity`` shares for ``amount`` KRW: fees, position, cash, row."""
+        order_id, ticker, side = order["order_id"], order["ticker"], Side(order["side"])
         commission = fees.commission(amount)
         tax = 0
         realised = 0
@@ -870,11 +908,6 @@ class Ledger:
                 _iso(at),
                 order["simulated"],
             ),
-        )
-        db.execute(
-            "UPDATE orders SET filled_quantity = ?, filled_amount = ?, updated_at = ? "
-            "WHERE order_id = ?",
-            (filled_quantity, filled_amount, _iso(at), order_id),
         )
         self._event(
             db,
@@ -1024,6 +1057,36 @@ class Ledger:
             "INSERT INTO events (at, kind, ticker, detail) VALUES (?, ?, ?, ?)",
             (_iso(at), kind, ticker, json.dumps(detail, default=str)),
         )
+
+
+def _executions_beyond(
+    executions: Sequence[tuple[int, int]],
+    recorded: tuple[int, int],
+    total: tuple[int, int],
+) -> list[tuple[int, int]] | None:
+    """The executions after the ``recorded`` (shares, KRW), as (shares, KRW) parts.
+
+    None unless the executions add up to ``total`` exactly and the recorded part ends on
+    an execution's boundary: a missed or extra notice falls back on the totals.
+    """
+    if not executions:
+        return None
+    shares = krw = 0
+    parts: list[tuple[int, int]] = []
+    for quantity, price in executions:
+        if quantity <= 0:
+            return None
+        if shares >= recorded[0]:
+            parts.append((quantity, quantity * price))
+        elif shares + quantity > recorded[0]:
+            return None
+        shares += quantity
+        krw += quantity * price
+        if shares == recorded[0] and krw != recorded[1]:
+            return None
+    if (shares, krw) != total or not parts:
+        return None
+    return parts
 
 
 def migrate(conn: sqlite3.Connection, version: int, target: int = SCHEMA_VERSION) -> None:

@@ -22,6 +22,7 @@ from kis_async.engine import (
     Ledger,
     MaxPositionsError,
     NoPositionError,
+    OrderHistoryFills,
     PositionLimitError,
     SectorExposureError,
     TradingEngine,
@@ -713,3 +714,46 @@ def test_env_example_lists_every_engine_setting() -> None:
     example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     for name in EngineConfig.model_fields:
         assert f"KIS_ENGINE_{name.upper()}" in example, name
+
+
+async def test_run_on_the_stream_learns_of_fills_from_notices(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    pytest.importorskip("cryptography", reason="the stream extra (in dev) decrypts notices")
+    account(mock).set_cash(10_000_000_000)
+    # A poll interval no test would wait out: only a fill notice can end the wait.
+    engine = await make_engine(fill_timeout=10**6, fill_poll_interval=10**4)
+    book = mock.market.book(B, mock.clock.now())
+    amount = buy_cost(book.asks[0], book.ask_qty[0] + 5)  # the last 5 shares rest
+    results: list[Any] = []
+
+    class BuyOnce:
+        async def on_prices(self, prices: Any, engine: TradingEngine) -> None:
+            results.append(await engine.buy(B, amount))
+
+    async def market_moves() -> None:
+        # Until the buy rests (the mock has no event), then minute after minute.
+        while not buys(mock, B):  # noqa: ASYNC110
+            await anyio.sleep(0.005)
+        while buys(mock, B)[0].resting:
+            mock.clock.advance(60)
+            await anyio.sleep(0.03)  # the feed prints the bar and sends the notices
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(market_moves)
+            group.start_soon(
+                lambda: engine.run(interval=0, strategy=BuyOnce(), steps=1, source="stream")
+            )
+    (result,) = results
+    (order,) = buys(mock, B)
+    assert result.status == "filled"
+    assert result.filled == order.filled == order.quantity
+    assert result.amount == order.filled_amount
+    assert isinstance(engine.fill_source, OrderHistoryFills)  # restored after the run
+    # Recorded execution by execution, from the notices: the commission is the broker's
+    # to the won (one fill per look would truncate the sum once, not each execution).
+    fills = [f for f in await engine.ledger.fills(B) if f.order_id == order.order_id]
+    assert [(f.quantity, f.amount) for f in fills] == [(x.quantity, x.amount) for x in order.fills]
+    assert sum(f.commission for f in fills) == sum(x.commission for x in order.fills)
+    await assert_agrees_with_mock(engine, mock)

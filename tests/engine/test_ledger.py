@@ -210,3 +210,47 @@ async def test_times_are_stored_as_iso_kst(tmp_path: Path) -> None:
     (at,) = conn.execute("SELECT at FROM events").fetchone()
     conn.close()
     assert at == "2026-11-20T01:00:00+09:00"
+
+
+async def test_executions_that_add_up_are_recorded_one_by_one(tmp_path: Path) -> None:
+    async with Ledger(tmp_path / "ledger.db") as ledger:
+        await ledger.set_cash(10_000_000, at=AT, reason="test")
+        await _order(ledger, "E", Side.BUY, 30, 10_050)
+        executions = [(7, 10_000), (13, 10_050), (10, 10_050)]
+
+        async def look(quantity: int, amount: int, seen: list[tuple[int, int]]) -> None:
+            await ledger.apply_progress(
+                "E",
+                filled_quantity=quantity,
+                filled_amount=amount,
+                at=AT,
+                trade_date=DAY,
+                fees=DEFAULT_FEES,
+                executions=seen,
+            )
+
+        await look(20, 7 * 10_000 + 13 * 10_050, executions[:2])
+        await look(30, 7 * 10_000 + 23 * 10_050, executions)
+        fills = await ledger.fills()
+        assert [(f.quantity, f.amount) for f in fills] == [
+            (7, 70_000),
+            (13, 130_650),
+            (10, 100_500),
+        ]
+        # 9 + 18 + 14 won: each truncated, as the broker charges them (41; one fill
+        # of the 301,150 KRW would be charged 42).
+        assert [f.commission for f in fills] == [9, 18, 14]
+
+        # Executions that do not add up to the totals (a notice lost): one fill.
+        await _order(ledger, "F", Side.BUY, 30, 10_050)
+        await ledger.apply_progress(
+            "F",
+            filled_quantity=30,
+            filled_amount=301_150,
+            at=AT,
+            trade_date=DAY,
+            fees=DEFAULT_FEES,
+            executions=[(7, 10_000), (13, 10_050)],
+        )
+        last = (await ledger.fills())[-1]
+        assert (last.quantity, last.amount, last.commission) == (30, 301_150, 42)
