@@ -178,8 +178,11 @@ class FileTokenStore:
     the token is then kept in memory.
     """
 
-    def __init__(self, directory: Path, key: str) -> None:
+    def __init__(self, directory: Path, key: str, *, lock_patience: float = _LOCK_PATIENCE) -> None:
         self.path = Path(directory) / f"{key}.json"
+        #: How long (seconds) to wait for another process's issuance lock before asking
+        #: KIS without it: a holder that hung must not stall this process's callers.
+        self.lock_patience = lock_patience
         self._lock_path = Path(directory) / f"{key}.lock"
         self._stamp_path = Path(directory) / f"{key}.issued"
         self._fallback = MemoryTokenStore()
@@ -218,7 +221,7 @@ class FileTokenStore:
     async def issue_lock(self) -> AsyncIterator[None]:
         handle = None
         if fcntl is not None and not self._unwritable:
-            deadline = time.monotonic() + _LOCK_PATIENCE
+            deadline = time.monotonic() + self.lock_patience
             while True:
                 handle = await anyio.to_thread.run_sync(self._try_lock)
                 if handle is not None or self._unwritable or time.monotonic() > deadline:

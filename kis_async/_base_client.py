@@ -369,7 +369,9 @@ class BaseKISClient:
             # only used there when asked for explicitly.
             if cache_dir is not None and (explicit or not in_process):
                 key = _token_cache_key(settings.env, self._base_url, app_key)
-                token_store = FileTokenStore(cache_dir, key)
+                # No caller waits for another process's issuance longer than it would
+                # for an answer; then it asks KIS itself (EGW00133 at worst, handled).
+                token_store = FileTokenStore(cache_dir, key, lock_patience=settings.timeout)
             else:
                 token_store = MemoryTokenStore()
         self._tokens = TokenManager(

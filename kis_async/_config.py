@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -84,9 +85,13 @@ def normalise_host(host: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    """Whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1).
+
+    Names under ``.localhost`` are not counted: many resolvers (glibc's among them)
+    send them to DNS like any other name, so they may lead off the machine.
+    """
     name = normalise_host(host).strip("[]")
-    if name == "localhost" or name.endswith(".localhost"):
+    if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -333,10 +338,17 @@ class KISSettings(BaseSettings):
     @property
     def base_host(self) -> str:
         """The host of ``base_url``, normalised (lower case, no trailing dot); "" if unset."""
-        try:
-            host = urlsplit(self.base_url or "").hostname or ""
-        except ValueError:
+        if not self.base_url:
             return ""
+        try:
+            # The host as the HTTP client will connect to it: httpx maps the full-width
+            # and ideographic full stops ("\u3002") to dots, which urlsplit keeps.
+            host = httpx.URL(self.base_url).host
+        except (httpx.InvalidURL, ValueError):
+            try:
+                host = urlsplit(self.base_url).hostname or ""
+            except ValueError:
+                return ""
         return normalise_host(host)
 
     @property

@@ -9,7 +9,8 @@ order history before doing anything else:
 - exactly one unclaimed matching order placed since just before the send (on KIS's
   clock, estimated from its Date headers) -> that order, ``recovered=True``;
 - none, after a short settle -> OrderStateUnknownError, or, only if
-  ``resend_unconfirmed_orders`` is set, the order is sent once more;
+  ``resend_unconfirmed_orders`` is set and no identical order of this client is in an
+  unknown state, the order is sent once more;
 - the history cannot be read, or the match is ambiguous (several candidates, or an
   identical order of this client whose state is still unknown) -> OrderStateUnknownError,
   never a resend.
@@ -99,6 +100,10 @@ class _Lookup(enum.Enum):
     NOT_FOUND = "not found"
     FAILED = "the order history could not be read"
     AMBIGUOUS = "the order history shows more than one order that could be it"
+    TWIN_UNRESOLVED = (
+        "it was not found, but an identical order of this client is in an unknown state "
+        "too, so the history may not show either yet"
+    )
 
 
 @dataclass(frozen=True)
@@ -125,11 +130,18 @@ class _OrderIntent:
         original = _order_key(self.original_order_id) if self.original_order_id else None
         # A cancel names no price of its own: the history shows the cancelled order's.
         price = None if self.kind == "cancel" else self.price
-        return (self.kind, self.ticker, self.side, self.quantity, price, original)
+        # A revise/cancel of "all that rests" (quantity None) shows in the history with
+        # whatever quantity rested, so it cannot be told from one of some shares: the
+        # quantity is left out, and all of them on one order go one at a time and make
+        # each other's look-ups ambiguous. A new order always names its quantity.
+        quantity = self.quantity if self.kind == "new" else None
+        return (self.kind, self.ticker, self.side, quantity, price, original)
 
     def matches(self, record: OrderRecord) -> bool:
-        """Whether ``record`` shows an order with this intent's :attr:`signature`."""
-        kind, ticker, side, quantity, price, original = self.signature
+        """Whether ``record`` shows an order with this intent's :attr:`signature`
+        (and, when one was given, its quantity)."""
+        kind, ticker, side, _, price, original = self.signature
+        quantity = self.quantity
         if record.ticker != ticker or record.side is not side:
             return False
         if quantity is not None and record.quantity != quantity:
@@ -439,7 +451,9 @@ class TradingMixin(QuotationsMixin):
                         **intent.result_fields(),
                     )
                 )
-        return _Lookup.NOT_FOUND
+        # Not found proves little while an identical order's fate is open too: the
+        # history may lag behind both, and a resend would make it two orders (or three).
+        return _Lookup.TWIN_UNRESOLVED if siblings else _Lookup.NOT_FOUND
 
     def _unresolved_siblings(
         self,

@@ -16,6 +16,8 @@ from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Literal
 
+from ._clock import KST
+
 __all__ = [
     "DAILY_LIMIT_RATE",
     "DEFAULT_FEES",
@@ -168,7 +170,10 @@ class FeeSchedule:
     def tax_rate(self, trade_date: date, market: Market = "KOSPI") -> Decimal:
         """The sell-side transaction tax rate for a trade on ``trade_date``."""
         if isinstance(trade_date, datetime):
-            trade_date = trade_date.date()
+            # An aware time is a moment: its trade date is Korea's (an 08:30 KST trade
+            # is still the day before in UTC). A naive one is taken as Korea time.
+            aware = trade_date.tzinfo is not None
+            trade_date = (trade_date.astimezone(KST) if aware else trade_date).date()
         starts = sorted(
             ((key if isinstance(key, date) else date(key, 1, 1)), key) for key in self.tax_rates
         )

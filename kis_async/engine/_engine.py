@@ -29,7 +29,13 @@ from kis_async._models import CurrentPrice, OrderBook
 from kis_async._redact import get_logger
 from kis_async._trading_models import OrderRecord, OrderResult, Side
 from kis_async._validation import check_positive_int, check_ticker
-from kis_async.market import buy_cost, max_quantity, round_to_tick, tick_size
+from kis_async.market import (
+    InstrumentKind,
+    buy_cost,
+    max_quantity,
+    round_to_tick,
+    tick_size,
+)
 
 from ._config import EngineConfig, ExitRules, read_blacklist
 from ._fills import FillSource, OrderHistoryFills, OrderProgress, StreamFills, order_key
@@ -285,13 +291,24 @@ class TradingEngine:
                     f"{equity:,} KRW; max_sector_exposure is {config.max_sector_exposure:.1%}"
                 )
 
-    def _limit_price(self, touch: int, side: Side) -> int:
+    def _limit_price(self, touch: int, side: Side, book: OrderBook) -> int:
+        """The touch, or ``ticks_through`` ticks beyond it on the instrument's grid."""
+        if not self.config.ticks_through:
+            return touch
+        # ETFs/ETNs trade on a finer grid than stocks. Book levels sit on the grid, so
+        # levels closer than a stock tick mean an ETF; a stock-grid price is valid for
+        # an ETF too, so the other way round is never off the grid.
+        levels = book.ask_levels if side is Side.BUY else book.bid_levels
+        gap = abs(levels[1].price - levels[0].price) if len(levels) > 1 else None
+        kind: InstrumentKind = (
+            "etf" if gap is not None and 0 < gap < tick_size(levels[0].price) else "stock"
+        )
         price = touch
         for _ in range(self.config.ticks_through):
             if side is Side.BUY:
-                price += tick_size(price)
-            else:
-                price = round_to_tick(price - 1, "down") if price > 1 else price
+                price += tick_size(price, kind)
+            elif price > 1:
+                price = round_to_tick(price - 1, "down", kind)
         return price
 
     @asynccontextmanager
@@ -334,7 +351,9 @@ class TradingEngine:
             if touch is None:
                 raise NoQuoteError(f"no one offers {code} (no ask in the book); nothing was sent")
             price = (
-                None if self.config.order_style == "market" else self._limit_price(touch, Side.BUY)
+                None
+                if self.config.order_style == "market"
+                else self._limit_price(touch, Side.BUY, book)
             )
             sizing = price if price is not None else touch
             quantity = max_quantity(amount_krw, sizing, self.config.fees)
@@ -382,7 +401,11 @@ class TradingEngine:
         touch = book.best_bid
         if touch is None:
             raise NoQuoteError(f"no one bids for {code} (no bid in the book); nothing was sent")
-        price = None if self.config.order_style == "market" else self._limit_price(touch, Side.SELL)
+        price = (
+            None
+            if self.config.order_style == "market"
+            else self._limit_price(touch, Side.SELL, book)
+        )
         return await self._trade(code, Side.SELL, quantity or held, price, book, reason, {})
 
     async def _trade(

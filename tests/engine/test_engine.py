@@ -27,7 +27,7 @@ from kis_async.engine import (
     SectorExposureError,
     TradingEngine,
 )
-from kis_async.market import buy_cost, tick_size
+from kis_async.market import buy_cost, is_on_tick, tick_size
 from kis_async.mock import DEMO_ACCOUNT_NO, MockClock, MockKIS
 from kis_async.mock._transport import MockTransport
 from tests.conftest import MIDDAY, on
@@ -757,3 +757,37 @@ async def test_run_on_the_stream_learns_of_fills_from_notices(
     assert [(f.quantity, f.amount) for f in fills] == [(x.quantity, x.amount) for x in order.fills]
     assert sum(f.commission for f in fills) == sum(x.commission for x in order.fills)
     await assert_agrees_with_mock(engine, mock)
+
+
+async def test_ticks_through_stay_on_an_etfs_grid(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    etf = "069500"
+    book = mock.market.book(etf, mock.clock.now())
+    engine = await make_engine(ticks_through=2)
+    await engine.buy(etf, 1_000_000)
+    (order,) = buys(mock, etf)
+    # Two of the book's own steps beyond the touch, a valid ETF price either way.
+    assert order.price == book.asks[2]
+    assert is_on_tick(order.price, "etf")
+
+
+async def test_a_book_on_the_etf_grid_steps_etf_ticks(mock: MockKIS, tmp_path: Path) -> None:
+    from kis_async import OrderBook, OrderBookLevel
+
+    def levels(start: int, step: int) -> tuple[OrderBookLevel, ...]:
+        return tuple(OrderBookLevel(price=start + n * step, volume=100) for n in range(10))
+
+    book = OrderBook(
+        stock_code="069500",
+        ask_levels=levels(35_005, 5),
+        bid_levels=levels(35_000, -5),
+        total_ask_volume=1000,
+        total_bid_volume=1000,
+    )
+    async with on(mock) as kis:
+        engine = TradingEngine(
+            kis, Ledger(tmp_path / "l.db"), config=engine_config(ticks_through=3)
+        )
+        assert engine._limit_price(35_005, Side.BUY, book) == 35_020
+        assert engine._limit_price(35_000, Side.SELL, book) == 34_985
