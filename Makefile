@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(PY) examples/quickstart.py
 	$(PY) examples/fanout_prices.py
 	$(PY) examples/place_order.py
+	$(PY) examples/trading_bot.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -39,6 +40,7 @@ test: lint typecheck docs unit
 bench: $(STAMP)
 	$(PY) benchmarks/fanout.py
 	$(PY) benchmarks/backfill.py
+	$(PY) benchmarks/engine.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

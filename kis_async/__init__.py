@@ -45,6 +45,30 @@ from ._models import (
     PriceType,
     StockInfo,
 )
+
+if TYPE_CHECKING:
+    from . import engine
+    from .engine import (
+        AmountTooSmallError,
+        BlacklistedError,
+        EngineConfig,
+        EngineRuleError,
+        ExitDecision,
+        ExitRules,
+        Ledger,
+        LedgerError,
+        MaxPositionsError,
+        NoPositionError,
+        NoQuoteError,
+        PortfolioSummary,
+        Position,
+        PositionLimitError,
+        ReconcileReport,
+        SectorExposureError,
+        Strategy,
+        TradeResult,
+        TradingEngine,
+    )
 from ._trading_models import (
     Balance,
     BalanceSummary,
@@ -145,6 +169,7 @@ __all__ = [
     "KST",
     "AccessToken",
     "AlreadySubscribedError",
+    "AmountTooSmallError",
     "AppKeyInUseError",
     "AsyncKISClient",
     "AuthError",
@@ -152,6 +177,7 @@ __all__ = [
     "BackfillReport",
     "Balance",
     "BalanceSummary",
+    "BlacklistedError",
     "BuyableAmount",
     "Candle",
     "ChangeSign",
@@ -160,8 +186,12 @@ __all__ = [
     "Clock",
     "ConfigError",
     "CurrentPrice",
+    "EngineConfig",
+    "EngineRuleError",
     "Env",
     "Exchange",
+    "ExitDecision",
+    "ExitRules",
     "FileTokenStore",
     "FillNotice",
     "Holding",
@@ -176,8 +206,13 @@ __all__ = [
     "KISStream",
     "KISTimeoutError",
     "KISTransportError",
+    "Ledger",
+    "LedgerError",
+    "MaxPositionsError",
     "MemoryTokenStore",
     "MockKIS",
+    "NoPositionError",
+    "NoQuoteError",
     "NoticeKind",
     "OrderBook",
     "OrderBookLevel",
@@ -188,15 +223,21 @@ __all__ = [
     "OrderStateUnknownError",
     "OrderType",
     "ParquetStore",
+    "PortfolioSummary",
+    "Position",
+    "PositionLimitError",
     "PriceType",
     "RateLimitError",
+    "ReconcileReport",
     "RequestEvent",
     "RequestHook",
     "RequestRecorder",
     "SQLiteStore",
+    "SectorExposureError",
     "Side",
     "StockInfo",
     "StoredBar",
+    "Strategy",
     "StreamClosedError",
     "StreamConnectionError",
     "StreamError",
@@ -212,10 +253,13 @@ __all__ = [
     "TokenExpiredError",
     "TokenIssueThrottledError",
     "TokenStore",
+    "TradeResult",
     "TradeTick",
+    "TradingEngine",
     "WebSocketTransport",
     "WebsocketsTransport",
     "describe_code",
+    "engine",
     "market",
     "plot_candles",
     "read_master",
@@ -233,12 +277,44 @@ for _name in __all__:
 del _name, _obj
 
 
+#: Names of the trading engine, imported on first use (it brings SQLite and threads).
+_ENGINE_NAMES = frozenset(
+    {
+        "AmountTooSmallError",
+        "BlacklistedError",
+        "EngineConfig",
+        "EngineRuleError",
+        "ExitDecision",
+        "ExitRules",
+        "Ledger",
+        "LedgerError",
+        "MaxPositionsError",
+        "NoPositionError",
+        "NoQuoteError",
+        "PortfolioSummary",
+        "Position",
+        "PositionLimitError",
+        "ReconcileReport",
+        "SectorExposureError",
+        "Strategy",
+        "TradeResult",
+        "TradingEngine",
+    }
+)
+
+
 def __getattr__(name: str) -> object:
-    # The mock server is imported on first use, so `import kis_async` stays light.
+    # The mock server, the engine and the stream are imported on first use, so
+    # `import kis_async` stays light.
     if name == "MockKIS":
         from .mock import MockKIS
 
         return MockKIS
+    if name in _ENGINE_NAMES or name == "engine":
+        import importlib
+
+        module = importlib.import_module(".engine", __name__)
+        return module if name == "engine" else getattr(module, name)
     if name in _STREAM_NAMES:
         from . import stream
 

@@ -18,7 +18,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kis_async import AsyncKISClient, InvalidRequestError, OrderRejectedError, PriceType, Side
+from kis_async import (
+    AsyncKISClient,
+    InvalidRequestError,
+    KISAPIError,
+    OrderRejectedError,
+    PriceType,
+    Side,
+)
 from kis_async.mock import MockClock, MockKIS
 
 from .conftest import MIDDAY
@@ -203,12 +210,22 @@ async def _check_every_call(mock: MockKIS, a: Any, b: Any, c: Any) -> None:
             await kis.get_current_price(code)
         for name, call in _calls(a, b, c):
             before_all, before_orders = len(counting.requests), len(mock.orders)
+            judged: KISAPIError | None = None
             try:
                 await call(kis)
             except InvalidRequestError:
                 assert len(counting.requests) == before_all, f"{name} sent a request, then refused"
                 assert len(mock.orders) == before_orders
-            # Anything else (a TypeError, a KeyError, a KIS error for valid input) fails.
+            except KISAPIError as exc:
+                judged = exc
+            if judged is None:
+                continue
+            # Well-formed input that KIS itself judged: a sell of shares the account does
+            # not hold (APBK0919), a well-formed code no stock has (MCA05918). It was sent
+            # because the input was valid; nothing a local check should catch was missed.
+            assert len(counting.requests) > before_all, f"{name}: {judged!r} without a request"
+            assert judged.msg_cd in {"APBK0919", "MCA05918"}, f"{name}: {judged!r}"
+            # Anything else raised (a TypeError, a KeyError, another error) fails the test.
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
