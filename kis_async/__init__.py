@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import market
-from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore
+from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore, token_cache_key
 from ._base_client import ClientStats
 from ._client import AsyncKISClient
 from ._clock import KST, Clock, SystemClock
@@ -35,6 +35,7 @@ from ._errors import (
     TokenExpiredError,
     TokenIssueThrottledError,
 )
+from ._events import RequestEvent, RequestHook
 from ._models import (
     Candle,
     ChangeSign,
@@ -45,6 +46,30 @@ from ._models import (
     PriceType,
     StockInfo,
 )
+
+if TYPE_CHECKING:
+    from . import engine
+    from .engine import (
+        AmountTooSmallError,
+        BlacklistedError,
+        EngineConfig,
+        EngineRuleError,
+        ExitDecision,
+        ExitRules,
+        Ledger,
+        LedgerError,
+        MaxPositionsError,
+        NoPositionError,
+        NoQuoteError,
+        PortfolioSummary,
+        Position,
+        PositionLimitError,
+        ReconcileReport,
+        SectorExposureError,
+        Strategy,
+        TradeResult,
+        TradingEngine,
+    )
 from ._trading_models import (
     Balance,
     BalanceSummary,
@@ -70,7 +95,18 @@ from .shared import (
 )
 
 if TYPE_CHECKING:
+    from .backfill import (
+        BackfillProgress,
+        BackfillReport,
+        ParquetStore,
+        SQLiteStore,
+        StoredBar,
+        read_master,
+    )
+    from .frames import to_pandas, to_polars, to_records
+    from .metrics import RequestRecorder
     from .mock import MockKIS
+    from .plot import plot_candles
     from .stream import (
         AlreadySubscribedError,
         AppKeyInUseError,
@@ -96,6 +132,22 @@ if TYPE_CHECKING:
     )
 
 __version__ = "0.1.0"
+
+#: The tools' public names, by subpackage, imported on first use (their heavy
+#: dependencies, pandas, polars, pyarrow, matplotlib, load only when called).
+_TOOL_NAMES = {
+    "BackfillProgress": "backfill",
+    "BackfillReport": "backfill",
+    "ParquetStore": "backfill",
+    "SQLiteStore": "backfill",
+    "StoredBar": "backfill",
+    "read_master": "backfill",
+    "to_pandas": "frames",
+    "to_polars": "frames",
+    "to_records": "frames",
+    "plot_candles": "plot",
+    "RequestRecorder": "metrics",
+}
 
 #: Public names of kis_async.stream, imported on first use (the stream's socket and
 #: decryption need the optional "stream" extra).
@@ -130,12 +182,16 @@ __all__ = [
     "KST",
     "AccessToken",
     "AlreadySubscribedError",
+    "AmountTooSmallError",
     "AppKeyInUseError",
     "AppKeyPool",
     "AsyncKISClient",
     "AuthError",
+    "BackfillProgress",
+    "BackfillReport",
     "Balance",
     "BalanceSummary",
+    "BlacklistedError",
     "BudgetStats",
     "BuyableAmount",
     "CachePolicy",
@@ -146,8 +202,12 @@ __all__ = [
     "Clock",
     "ConfigError",
     "CurrentPrice",
+    "EngineConfig",
+    "EngineRuleError",
     "Env",
     "Exchange",
+    "ExitDecision",
+    "ExitRules",
     "FileTokenStore",
     "FillNotice",
     "Holding",
@@ -162,9 +222,14 @@ __all__ = [
     "KISStream",
     "KISTimeoutError",
     "KISTransportError",
+    "Ledger",
+    "LedgerError",
     "MachineBudget",
+    "MaxPositionsError",
     "MemoryTokenStore",
     "MockKIS",
+    "NoPositionError",
+    "NoQuoteError",
     "NoticeKind",
     "OrderBook",
     "OrderBookLevel",
@@ -174,17 +239,29 @@ __all__ = [
     "OrderResult",
     "OrderStateUnknownError",
     "OrderType",
+    "ParquetStore",
+    "PortfolioSummary",
+    "Position",
+    "PositionLimitError",
     "PriceType",
     "ProcessBudget",
     "QueueTimeoutError",
     "RateBudget",
     "RateLimitError",
+    "ReconcileReport",
     "RedisBudget",
     "RedisTokenStore",
+    "RequestEvent",
+    "RequestHook",
+    "RequestRecorder",
     "ResponseCache",
+    "SQLiteStore",
+    "SectorExposureError",
     "SharedStoreError",
     "Side",
     "StockInfo",
+    "StoredBar",
+    "Strategy",
     "StreamClosedError",
     "StreamConnectionError",
     "StreamError",
@@ -200,11 +277,20 @@ __all__ = [
     "TokenExpiredError",
     "TokenIssueThrottledError",
     "TokenStore",
+    "TradeResult",
     "TradeTick",
+    "TradingEngine",
     "WebSocketTransport",
     "WebsocketsTransport",
     "describe_code",
+    "engine",
     "market",
+    "plot_candles",
+    "read_master",
+    "to_pandas",
+    "to_polars",
+    "to_records",
+    "token_cache_key",
 ]
 
 # Users see kis_async.RateLimitError, not a private module path (as httpx does).
@@ -215,14 +301,50 @@ for _name in __all__:
 del _name, _obj
 
 
+#: Names of the trading engine, imported on first use (it brings SQLite and threads).
+_ENGINE_NAMES = frozenset(
+    {
+        "AmountTooSmallError",
+        "BlacklistedError",
+        "EngineConfig",
+        "EngineRuleError",
+        "ExitDecision",
+        "ExitRules",
+        "Ledger",
+        "LedgerError",
+        "MaxPositionsError",
+        "NoPositionError",
+        "NoQuoteError",
+        "PortfolioSummary",
+        "Position",
+        "PositionLimitError",
+        "ReconcileReport",
+        "SectorExposureError",
+        "Strategy",
+        "TradeResult",
+        "TradingEngine",
+    }
+)
+
+
 def __getattr__(name: str) -> object:
-    # The mock server is imported on first use, so `import kis_async` stays light.
+    # The mock server, the engine and the stream are imported on first use, so
+    # `import kis_async` stays light.
     if name == "MockKIS":
         from .mock import MockKIS
 
         return MockKIS
+    if name in _ENGINE_NAMES or name == "engine":
+        import importlib
+
+        module = importlib.import_module(".engine", __name__)
+        return module if name == "engine" else getattr(module, name)
     if name in _STREAM_NAMES:
         from . import stream
 
         return getattr(stream, name)
+    if name in _TOOL_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_TOOL_NAMES[name]}"), name)
     raise AttributeError(f"module 'kis_async' has no attribute {name!r}")

@@ -59,6 +59,7 @@ from ._errors import (
     TokenExpiredError,
     TokenIssueThrottledError,
 )
+from ._events import RequestEvent, RequestHook, outcome_of
 from ._limits import CircuitBreaker, KeyedLocks
 from ._redact import get_logger, redactor
 from .shared._budget import RateBudget
@@ -426,6 +427,7 @@ class BaseKISClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_server_date: tuple[str, datetime] | None = None
         self._closed = False
+        self._request_hooks: list[RequestHook] = []
 
     # -- construction helpers --------------------------------------------------------
 
@@ -458,6 +460,7 @@ class BaseKISClient:
 
     @property
     def clock(self) -> Clock:
+        """The clock this client reads: KST wall time and a monotonic clock (seconds)."""
         return self._clock
 
     @property
@@ -564,7 +567,10 @@ class BaseKISClient:
         try:
             async for attempt in self._retrying(idempotent=endpoint.idempotent):
                 with attempt:
-                    return await self._authorized_call(endpoint, tr_id, params, body, tr_cont)
+                    number = attempt.retry_state.attempt_number
+                    return await self._authorized_call(
+                        endpoint, tr_id, params, body, tr_cont, number
+                    )
         except (KISTransportError, CircuitOpenError) as exc:
             # Their message says all (operation, host, cause); the frames below are the
             # retry machinery's, dozens of lines that bury it.
@@ -578,37 +584,44 @@ class BaseKISClient:
         params: Mapping[str, str] | None,
         body: Mapping[str, str] | None,
         tr_cont: str,
+        attempt: int = 1,
     ) -> KISResponse:
-        token = await self._slot_and_token()
+        token, waited = await self._slot_and_token()
+        call = (endpoint, tr_id, params, body, tr_cont, attempt)
         try:
-            return await self._call_with_token(endpoint, tr_id, token, params, body, tr_cont)
+            return await self._call_with_token(token, waited, *call)
         except TokenExpiredError:
             # Compare-and-invalidate: only this token is dropped, never a newer one.
             self.stats.token_rejections += 1
             await self._tokens.invalidate(token)
-            token = await self._slot_and_token()
-            return await self._call_with_token(endpoint, tr_id, token, params, body, tr_cont)
+            token, waited = await self._slot_and_token()
+            return await self._call_with_token(token, waited, *call)
 
-    async def _slot_and_token(self) -> AccessToken:
+    async def _slot_and_token(self) -> tuple[AccessToken, float]:
         """A token, then a rate-gate slot, then the token again.
 
         The token comes first so that callers waiting for one (a cold start, a renewal
         that must wait out KIS's one-a-minute rule) do not hold gate slots and then all
         send at once when it arrives. It is read again after the slot, which costs
         nothing while it is fresh, because a slot may come minutes later (1 req/s).
+        Also returns the seconds spent waiting for the slot.
         """
         await self._tokens.get()
+        queued = time.perf_counter()
         await self._gate.acquire()
-        return await self._tokens.get()
+        waited = time.perf_counter() - queued
+        return await self._tokens.get(), waited
 
     async def _call_with_token(
         self,
+        token: AccessToken,
+        gate_wait: float,
         endpoint: Endpoint,
         tr_id: str,
-        token: AccessToken,
         params: Mapping[str, str] | None,
         body: Mapping[str, str] | None,
         tr_cont: str,
+        attempt: int,
     ) -> KISResponse:
         headers = {
             "content-type": "application/json; charset=utf-8",
@@ -619,7 +632,26 @@ class BaseKISClient:
             "tr_cont": tr_cont,
             "custtype": "P",
         }
-        response = await self._send(endpoint, headers=headers, params=params, body=body)
+        started = time.perf_counter()
+        response: httpx.Response | None = None
+        try:
+            response = await self._send(endpoint, headers=headers, params=params, body=body)
+            result = await self._checked(endpoint, tr_id, response, params, body)
+        except BaseException as exc:
+            self._report(endpoint, tr_id, attempt, started, gate_wait, response, exc)
+            raise
+        self._report(endpoint, tr_id, attempt, started, gate_wait, response, None)
+        return result
+
+    async def _checked(
+        self,
+        endpoint: Endpoint,
+        tr_id: str,
+        response: httpx.Response,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, str] | None,
+    ) -> KISResponse:
+        """The decoded answer, with the circuit and the rate gate told what it said."""
         try:
             result = self._decode(endpoint, tr_id, response, call_context(tr_id, params, body))
         except KISServerError as exc:
@@ -635,6 +667,52 @@ class BaseKISClient:
             raise
         self._circuit.record_success()
         return result
+
+    # -- request hooks ----------------------------------------------------------------
+
+    def add_request_hook(self, hook: RequestHook) -> None:
+        """Call ``hook`` with a :class:`RequestEvent` after every HTTP request.
+
+        Every attempt is reported, retries and token requests included, with its
+        endpoint, tr_id, HTTP status, attempt number, outcome, duration and rate-gate
+        wait (seconds). Hooks run on the event loop, in the order added; one that
+        raises is logged and skipped. Nothing secret is in an event.
+        """
+        self._request_hooks.append(hook)
+
+    def remove_request_hook(self, hook: RequestHook) -> None:
+        """Stop calling ``hook`` (ValueError if it was never added)."""
+        self._request_hooks.remove(hook)
+
+    def _report(
+        self,
+        endpoint: Endpoint,
+        tr_id: str,
+        attempt: int,
+        started: float,
+        gate_wait: float,
+        response: httpx.Response | None,
+        exc: BaseException | None,
+    ) -> None:
+        if not self._request_hooks:
+            return
+        event = RequestEvent(
+            endpoint=endpoint.name,
+            method=endpoint.method,
+            path=endpoint.path,
+            tr_id=tr_id,
+            status=response.status_code if response is not None else None,
+            attempt=attempt,
+            outcome=outcome_of(exc),
+            msg_cd=exc.msg_cd if isinstance(exc, KISAPIError) else "",
+            duration=time.perf_counter() - started,
+            gate_wait=gate_wait,
+        )
+        for hook in list(self._request_hooks):
+            try:
+                hook(event)
+            except Exception:
+                logger.exception("a request hook failed; the request itself is unaffected")
 
     async def _send(
         self,
@@ -793,16 +871,31 @@ class BaseKISClient:
             return await self._oauth_exchange(endpoint, body)
         async for attempt in self._retrying(idempotent=False):
             with attempt:
-                return await self._oauth_exchange(endpoint, body)
+                return await self._oauth_exchange(
+                    endpoint, body, attempt.retry_state.attempt_number
+                )
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    async def _oauth_exchange(self, endpoint: Endpoint, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def _oauth_exchange(
+        self, endpoint: Endpoint, body: Mapping[str, Any], attempt: int = 1
+    ) -> dict[str, Any]:
         headers = {"content-type": "application/json; charset=utf-8"}
+        waited = 0.0
         if endpoint is HASHKEY:
             headers |= {"appkey": self._app_key, "appsecret": self._app_secret}
+            queued = time.perf_counter()
             await self._gate.acquire()  # the one OAuth-style call under /uapi
-        response = await self._send(endpoint, headers=headers, body=body)
-        return self._decode_oauth(endpoint, response)
+            waited = time.perf_counter() - queued
+        started = time.perf_counter()
+        response: httpx.Response | None = None
+        try:
+            response = await self._send(endpoint, headers=headers, body=body)
+            answer = self._decode_oauth(endpoint, response)
+        except BaseException as exc:
+            self._report(endpoint, "", attempt, started, waited, response, exc)
+            raise
+        self._report(endpoint, "", attempt, started, waited, response, None)
+        return answer
 
     def _decode_oauth(self, endpoint: Endpoint, response: httpx.Response) -> dict[str, Any]:
         """OAuth answers: a bare object, or ``error_code``/``error_description`` on error."""

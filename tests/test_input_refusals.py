@@ -210,17 +210,22 @@ async def _check_every_call(mock: MockKIS, a: Any, b: Any, c: Any) -> None:
             await kis.get_current_price(code)
         for name, call in _calls(a, b, c):
             before_all, before_orders = len(counting.requests), len(mock.orders)
+            judged: KISAPIError | None = None
             try:
                 await call(kis)
             except InvalidRequestError:
                 assert len(counting.requests) == before_all, f"{name} sent a request, then refused"
                 assert len(mock.orders) == before_orders
             except KISAPIError as exc:
-                # KIS refused a well-formed request the client cannot judge locally: a
-                # code that is not listed ("000000"), a sell of shares not held.
-                if exc.msg_cd not in {"MCA05918", "APBK0919"}:
-                    raise
-            # Anything else (a TypeError, a KeyError, another KIS error) fails.
+                judged = exc
+            if judged is None:
+                continue
+            # Well-formed input that KIS itself judged: a sell of shares the account does
+            # not hold (APBK0919), a well-formed code no stock has (MCA05918). It was sent
+            # because the input was valid; nothing a local check should catch was missed.
+            assert len(counting.requests) > before_all, f"{name}: {judged!r} without a request"
+            assert judged.msg_cd in {"APBK0919", "MCA05918"}, f"{name}: {judged!r}"
+            # Anything else raised (a TypeError, a KeyError, another error) fails the test.
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

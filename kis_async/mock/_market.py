@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 
 from kis_async.market import price_band, tick_size
 
@@ -158,6 +159,8 @@ class Market:
         self._histories: dict[str, History] = {}
         self._sessions: dict[tuple[str, date], _Session] = {}
         self._books: dict[tuple[str, date, int], tuple[list[int], list[int], bool]] = {}
+        # Price adjustments of past bars (splits, dividends), per ticker: (effective, ratio).
+        self._adjustments: dict[str, list[tuple[date, Fraction]]] = {}
 
     # -- static facts ---------------------------------------------------------------
 
@@ -370,12 +373,20 @@ class Market:
     # -- ranges -----------------------------------------------------------------------
 
     def daily_bars(
-        self, code: str, start: date, end: date, now: datetime, newest: int | None = None
+        self,
+        code: str,
+        start: date,
+        end: date,
+        now: datetime,
+        newest: int | None = None,
+        *,
+        adjusted: bool = True,
     ) -> list[Bar]:
         """Daily bars from ``start`` to ``end`` (inclusive), oldest first, up to the session.
 
         The session's own bar is the part printed by ``now``. ``newest`` keeps only the
         last that many days (so a short page of a long range costs only its page).
+        ``adjusted`` applies the adjustments of :meth:`adjust` (KIS's default).
         """
         session = self.calendar.session_date(now)
         history = self.history(code)
@@ -388,7 +399,38 @@ class Market:
         rows = [self.daily_bar(code, i) for i in range(first, last + 1)]
         if rows[-1].day == session:
             rows[-1] = self.quote(code, now).today
+        for effective, ratio in self._adjustments.get(code, ()) if adjusted else ():
+            rows = [_adjusted(bar, ratio) if bar.day < effective else bar for bar in rows]
         return rows
+
+    def adjust(self, code: str, effective: date, ratio: Fraction) -> None:
+        """Adjust ``code``'s chart history as a corporate action on ``effective`` would.
+
+        Bars before ``effective`` show prices times ``ratio`` (on the tick grid) and
+        volumes divided by it, as KIS's adjusted charts (``FID_ORG_ADJ_PRC=0``) do after
+        a split (ratio 1/2 for two-for-one) or a dividend adjustment. Only the daily and
+        longer charts change: quotes, books and trading go on from the live price.
+        """
+        if code not in self.tickers:
+            raise KeyError(f"{code!r} is not a ticker of the mock market")
+        if ratio <= 0:
+            raise ValueError(f"ratio must be positive, got {ratio}")
+        self._adjustments.setdefault(code, []).append((effective, Fraction(ratio)))
+
+
+def _adjusted(bar: Bar, ratio: Fraction) -> Bar:
+    def price(value: int) -> int:
+        return snap(float(value * ratio))
+
+    return replace(
+        bar,
+        open=price(bar.open),
+        high=price(bar.high),
+        low=price(bar.low),
+        close=price(bar.close),
+        base=price(bar.base),
+        volume=max(1, round(bar.volume / ratio)),
+    )
 
 
 def _tick_below(price: int) -> int:

@@ -280,17 +280,17 @@ class Quotations:
         start = _parse_date(call, "FID_INPUT_DATE_1")
         end = _parse_date(call, "FID_INPUT_DATE_2")
         period = call.param("FID_PERIOD_DIV_CODE", _PERIODS)
-        # No corporate actions are simulated: adjusted and original prices agree.
-        call.param("FID_ORG_ADJ_PRC", _ADJUSTMENTS)
+        # "0" adjusted prices, "1" original: they differ only after MockKIS.adjust_history.
+        adjusted = call.param("FID_ORG_ADJ_PRC", _ADJUSTMENTS) == "0"
         market = self.market
         quote = market.quote(code, now)
         book = market.book(code, now)
         if start > end:
             rows = []
         elif period == "D":
-            rows = market.daily_bars(code, start, end, now, newest=DAILY_ROWS)
+            rows = market.daily_bars(code, start, end, now, newest=DAILY_ROWS, adjusted=adjusted)
         else:
-            rows = _aggregate(market.daily_bars(code, start, end, now), period)
+            rows = _aggregate(market.daily_bars(code, start, end, now, adjusted=adjusted), period)
         newest = rows[::-1][:DAILY_ROWS]
         return Success(
             {

@@ -10,7 +10,9 @@ import asyncio
 import math
 import random
 from collections.abc import Mapping
+from datetime import date
 from email.utils import formatdate
+from fractions import Fraction
 from typing import get_args
 
 from kis_async.market import FeeSchedule
@@ -267,6 +269,20 @@ class MockKIS:
     def expire_tokens(self) -> None:
         """Expire every token issued so far: each now answers EGW00123."""
         self.oauth.expire_all()
+
+    def adjust_history(
+        self, ticker: str, ratio: Fraction | int | str, *, effective: date | None = None
+    ) -> None:
+        """Adjust ``ticker``'s past chart bars, as a split or dividend adjustment would.
+
+        Every daily bar before ``effective`` (default: the session shown now) is served
+        with its prices times ``ratio`` and its volume divided by it: ``Fraction(1, 2)``
+        (or ``"1/2"``) is a two-for-one split. Quotes and trading are unchanged; charts
+        change from the next request on. For tests of code that must notice a changed
+        history (incremental backfills).
+        """
+        day = effective if effective is not None else self.market.session(self.clock.now())
+        self.market.adjust(ticker, day, Fraction(ratio))
 
     def current_price(self, ticker: str) -> int:
         """The simulated last price of ``ticker`` (KRW) at ``clock.now()``."""
