@@ -39,6 +39,7 @@ test: lint typecheck docs unit
 
 bench: $(STAMP)
 	$(PY) benchmarks/fanout.py
+	$(PY) benchmarks/shared_budget.py
 	$(PY) benchmarks/backfill.py
 	$(PY) benchmarks/engine.py
 

@@ -36,7 +36,7 @@ from tenacity import (
 
 from ._auth import AccessToken, FileTokenStore, MemoryTokenStore, TokenManager, TokenStore
 from ._auth import token_cache_key as _token_cache_key
-from ._clock import Clock, SystemClock, parse_kst
+from ._clock import KST, Clock, SystemClock, parse_kst
 from ._config import KISSettings
 from ._constants import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -60,8 +60,17 @@ from ._errors import (
     TokenIssueThrottledError,
 )
 from ._events import RequestEvent, RequestHook, outcome_of
-from ._limits import CircuitBreaker, KeyedLocks, RateGate
+from ._limits import CircuitBreaker, KeyedLocks
 from ._redact import get_logger, redactor
+from .shared._budget import RateBudget
+from .shared._cache import CachedAnswer
+from .shared._token_store import shared_approval_key
+from .shared._wiring import (
+    approval_store_for,
+    rate_budget_for,
+    response_cache_for,
+    token_store_for,
+)
 
 __all__ = ["BaseKISClient", "ClientStats", "KISResponse", "call_context", "is_retryable"]
 
@@ -363,6 +372,12 @@ class BaseKISClient:
             )
             self._owns_http = True
 
+        shared_key = _token_cache_key(settings.env, self._base_url, app_key)
+        # Connections this client opens to shared stores, closed by aclose().
+        self._owned: list[Any] = []
+        if token_store is None:
+            token_store = token_store_for(settings, key=shared_key)
+            self._owned.append(token_store)
         if token_store is None:
             cache_dir = settings.token_cache_dir
             explicit = "token_cache_dir" in settings.model_fields_set
@@ -375,6 +390,9 @@ class BaseKISClient:
                 token_store = FileTokenStore(cache_dir, key, lock_patience=settings.timeout)
             else:
                 token_store = MemoryTokenStore()
+        # The WebSocket approval key, shared when the token store is shared.
+        self._approvals = approval_store_for(settings, key=shared_key)
+        self._owned.append(self._approvals)
         self._tokens = TokenManager(
             self._issue_token,
             store=token_store,
@@ -383,7 +401,10 @@ class BaseKISClient:
             # No caller waits for a token longer than it would for an answer.
             max_wait=settings.timeout,
         )
-        self._gate = RateGate(settings.effective_rate_limit, headroom=settings.rate_limit_headroom)
+        # KIS_RATE_BUDGET: this process, this machine or every host on a Redis.
+        self._gate = rate_budget_for(settings, key=shared_key, in_process=in_process)
+        self._cache = response_cache_for(settings, clock=self._clock, namespace=self._base_url)
+        self._owned += [self._gate, self._cache.backend]
         self._circuit = CircuitBreaker(
             settings.circuit_failure_threshold,
             settings.circuit_reset_timeout,
@@ -443,6 +464,12 @@ class BaseKISClient:
         return self._clock
 
     @property
+    def rate_budget(self) -> RateBudget:
+        """The rate budget this client's requests wait in (``KIS_RATE_BUDGET``); its
+        ``stats`` say the shared rate, waits, EGW00201 answers and fallbacks."""
+        return self._gate
+
+    @property
     def token_requests(self) -> int:
         """How many ``/oauth2/tokenP`` requests this client made."""
         return self._tokens.issue_count
@@ -454,6 +481,10 @@ class BaseKISClient:
         self._closed = True
         if self._owns_http:
             await self._http.aclose()
+        for owned in self._owned:
+            close = getattr(owned, "aclose", None)
+            if close is not None:
+                await close()
         redactor.unregister(
             self._app_key, self._app_secret, self._account[0] if self._account else None
         )
@@ -505,6 +536,34 @@ class BaseKISClient:
         """Send one KIS call through the whole pipeline and return its successful answer."""
         tr_id = endpoint.tr_id(virtual=self.settings.is_virtual)
         self._check_usable()
+        if endpoint.cache is not None and body is None:
+            # Market data: identical queries in flight share one request, and the
+            # cache policy (by data kind) may answer from what it kept.
+            answer = await self._cache.fetch(
+                endpoint.cache,
+                tr_id,
+                params or {},
+                partial(self._fresh_answer, endpoint, tr_id, params, tr_cont),
+                today=self._clock.now().astimezone(KST).date(),
+                tr_cont=tr_cont,
+            )
+            return KISResponse(answer.status_code, answer.body, answer.tr_id, answer.tr_cont)
+        return await self._attempts(endpoint, tr_id, params, body, tr_cont)
+
+    async def _fresh_answer(
+        self, endpoint: Endpoint, tr_id: str, params: Mapping[str, str] | None, tr_cont: str
+    ) -> CachedAnswer:
+        response = await self._attempts(endpoint, tr_id, params, None, tr_cont)
+        return CachedAnswer(response.status_code, response.body, response.tr_id, response.tr_cont)
+
+    async def _attempts(
+        self,
+        endpoint: Endpoint,
+        tr_id: str,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, str] | None,
+        tr_cont: str,
+    ) -> KISResponse:
         try:
             async for attempt in self._retrying(idempotent=endpoint.idempotent):
                 with attempt:
@@ -577,14 +636,14 @@ class BaseKISClient:
         response: httpx.Response | None = None
         try:
             response = await self._send(endpoint, headers=headers, params=params, body=body)
-            result = self._checked(endpoint, tr_id, response, params, body)
+            result = await self._checked(endpoint, tr_id, response, params, body)
         except BaseException as exc:
             self._report(endpoint, tr_id, attempt, started, gate_wait, response, exc)
             raise
         self._report(endpoint, tr_id, attempt, started, gate_wait, response, None)
         return result
 
-    def _checked(
+    async def _checked(
         self,
         endpoint: Endpoint,
         tr_id: str,
@@ -601,9 +660,9 @@ class BaseKISClient:
         except KISError as exc:
             if isinstance(exc, RateLimitError):
                 self.stats.rate_limited += 1
-                # Here, not in the retry hook: every caller is held back, whether or
-                # not this one retries.
-                self._gate.pause(self.settings.rate_limit_cooldown)
+                # Here, not in the retry hook: every caller on the key is held back
+                # and slowed (the shared budget), whether or not this one retries.
+                await self._gate.on_rate_limited()
             self._circuit.record_success()  # the server is alive and answering
             raise
         self._circuit.record_success()
@@ -937,7 +996,17 @@ class BaseKISClient:
         await self._tokens.forget()
 
     async def get_approval_key(self) -> str:
-        """A WebSocket approval key (``/oauth2/Approval``); valid 24 h."""
+        """A WebSocket approval key (``/oauth2/Approval``); valid 24 h.
+
+        With ``KIS_TOKEN_STORE`` a Redis URL, every host on the app key shares one.
+        """
+        if self._approvals is None:
+            return await self._issue_approval_key()
+        key = await shared_approval_key(self._approvals, self._issue_approval_key, self._clock)
+        redactor.register(key)
+        return key
+
+    async def _issue_approval_key(self) -> str:
         data = await self._oauth_post(
             APPROVAL,
             {

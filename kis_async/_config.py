@@ -20,6 +20,7 @@ from ._constants import (
     DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
     DEFAULT_CIRCUIT_RESET_TIMEOUT,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_QUEUE_TIMEOUT,
     DEFAULT_RATE_LIMIT_COOLDOWN,
     DEFAULT_RATE_LIMITS,
     DEFAULT_RETRY_INITIAL_DELAY,
@@ -233,6 +234,33 @@ class KISSettings(BaseSettings):
     #: Alias of base_url when env is "virtual" (ignored otherwise).
     api_base_url_virtual: str | None = Field(default=None, exclude=True, repr=False)
 
+    # -- sharing one app key (kis_async.shared) --------------------------------------
+    #: Who shares the rate budget: "process" (this process), "machine" (every process
+    #: on this machine using the same app key, via a file in the token cache dir) or a
+    #: Redis URL ("redis://host:6379/0": every process on every host). Default:
+    #: "machine" for the virtual and real servers and a served mock (when a token cache
+    #: dir is set), "process" for the in-process mock.
+    rate_budget: str | None = None
+    #: Seconds a request may wait for its rate-budget slot; beyond that it fails at
+    #: once with QueueTimeoutError and is never sent late. None ("none"): wait forever.
+    api_queue_timeout: float | None = Field(default=DEFAULT_QUEUE_TIMEOUT, ge=0)
+    #: Where tokens are kept: "file" (the token cache dir; the default when it is set),
+    #: "memory", or a Redis URL to share one token across hosts.
+    token_store: str | None = None
+    #: The response cache: "memory" (default), "none", or a Redis URL to share it.
+    response_cache: str = "memory"
+    #: Prefix of every key kept in Redis (budget, tokens, cache), to share one Redis
+    #: between several deployments.
+    redis_prefix: str = Field(default="kis-async", min_length=1)
+    #: Seconds today's prices / order books / charts that include today are cached.
+    #: Default None: never (ask for it explicitly).
+    cache_ttl_price: float | None = Field(default=None, gt=0)
+    cache_ttl_orderbook: float | None = Field(default=None, gt=0)
+    cache_ttl_chart: float | None = Field(default=None, gt=0)
+    #: Seconds stock info is cached (default 24 h). Completed bars (a chart range that
+    #: ends before today) are kept until evicted.
+    cache_ttl_stock_info: float | None = Field(default=86_400.0, gt=0)
+
     @model_validator(mode="before")
     @classmethod
     def _default_env(cls, data: Any) -> Any:
@@ -291,6 +319,65 @@ class KISSettings(BaseSettings):
         if value is None or (isinstance(value, str) and value.strip().lower() in _NONE_WORDS):
             return None
         return Path(value).expanduser()
+
+    @field_validator(
+        "api_queue_timeout",
+        "cache_ttl_price",
+        "cache_ttl_orderbook",
+        "cache_ttl_chart",
+        "cache_ttl_stock_info",
+        mode="before",
+    )
+    @classmethod
+    def _none_words(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in _NONE_WORDS:
+            return None
+        return value
+
+    @field_validator("rate_budget", "token_store", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("rate_budget")
+    @classmethod
+    def _check_budget(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.strip()
+        if text.lower() in ("process", "machine"):
+            return text.lower()
+        if text.lower().startswith(("redis://", "rediss://", "unix://")):
+            return text
+        raise ConfigError(
+            "KIS_RATE_BUDGET must be 'process', 'machine' or a Redis URL (redis://host:6379/0)"
+        )
+
+    @field_validator("token_store")
+    @classmethod
+    def _check_store(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.strip()
+        if text.lower() in ("file", "memory"):
+            return text.lower()
+        if text.lower().startswith(("redis://", "rediss://", "unix://")):
+            return text
+        raise ConfigError("KIS_TOKEN_STORE must be 'file', 'memory' or a Redis URL")
+
+    @field_validator("response_cache", mode="before")
+    @classmethod
+    def _check_cache(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.lower() in _NONE_WORDS:
+            return "none"
+        if text.lower() == "memory":
+            return "memory"
+        if text.lower().startswith(("redis://", "rediss://", "unix://")):
+            return text
+        raise ConfigError("KIS_RESPONSE_CACHE must be 'memory', 'none' or a Redis URL")
 
     @field_validator("production_confirmed", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_CONNECTION_LIMITS",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_QUEUE_TIMEOUT",
     "DEFAULT_RATE_LIMITS",
     "DEFAULT_RATE_LIMIT_COOLDOWN",
     "DEFAULT_RETRY_INITIAL_DELAY",
@@ -40,6 +41,10 @@ DEFAULT_RATE_LIMITS: Final = {"real": 18.0, "virtual": 1.0, "mock": 18.0}
 RATE_GATE_HEADROOM: Final = 0.03
 #: After an EGW00201 every caller pauses this long (seconds): one window of the limit.
 DEFAULT_RATE_LIMIT_COOLDOWN: Final = 1.0
+
+#: Seconds a request may wait for its rate-budget slot before it fails unsent
+#: (KIS_API_QUEUE_TIMEOUT).
+DEFAULT_QUEUE_TIMEOUT: Final = 30.0
 
 DEFAULT_TIMEOUT: Final = 10.0
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0

@@ -29,11 +29,17 @@ __all__ = [
     "REVOKE_TOKEN",
     "SEARCH_STOCK_INFO",
     "TOKEN",
+    "CacheKind",
     "Endpoint",
 ]
 
 _QUOTATIONS = "/uapi/domestic-stock/v1/quotations"
 _TRADING = "/uapi/domestic-stock/v1/trading"
+
+
+#: What kind of data an answer is, for the response cache (``kis_async.shared``): its
+#: policy says how long each kind may be kept. Rows without one are never cached.
+CacheKind = Literal["price", "orderbook", "chart", "stock_info"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,9 @@ class Endpoint:
     #: None: KIS offers the operation on the real server only.
     tr_id_virtual: str | None = ""
     idempotent: bool = True
+    #: The kind of data it answers, for the response cache; None: never cached
+    #: (orders, balance, order history and every other account query).
+    cache: CacheKind | None = None
 
     def tr_id(self, *, virtual: bool) -> str:
         """The tr_id for the server in use; ConfigError when virtual lacks the operation."""
@@ -73,7 +82,12 @@ HASHKEY = Endpoint("hashkey", "POST", "/uapi/hashkey")
 
 # -- quotations (same tr_id on both servers) -------------------------------------------
 INQUIRE_PRICE = Endpoint(
-    "inquire-price", "GET", f"{_QUOTATIONS}/inquire-price", "FHKST01010100", "FHKST01010100"
+    "inquire-price",
+    "GET",
+    f"{_QUOTATIONS}/inquire-price",
+    "FHKST01010100",
+    "FHKST01010100",
+    cache="price",
 )
 INQUIRE_ASKING_PRICE = Endpoint(
     "inquire-asking-price-exp-ccn",
@@ -81,6 +95,7 @@ INQUIRE_ASKING_PRICE = Endpoint(
     f"{_QUOTATIONS}/inquire-asking-price-exp-ccn",
     "FHKST01010200",
     "FHKST01010200",
+    cache="orderbook",
 )
 INQUIRE_DAILY_CHART = Endpoint(
     "inquire-daily-itemchartprice",
@@ -88,6 +103,7 @@ INQUIRE_DAILY_CHART = Endpoint(
     f"{_QUOTATIONS}/inquire-daily-itemchartprice",
     "FHKST03010100",
     "FHKST03010100",
+    cache="chart",
 )
 INQUIRE_TIME_CHART = Endpoint(
     "inquire-time-itemchartprice",
@@ -95,9 +111,15 @@ INQUIRE_TIME_CHART = Endpoint(
     f"{_QUOTATIONS}/inquire-time-itemchartprice",
     "FHKST03010200",
     "FHKST03010200",
+    cache="chart",
 )
 SEARCH_STOCK_INFO = Endpoint(
-    "search-stock-info", "GET", f"{_QUOTATIONS}/search-stock-info", "CTPF1002R", None
+    "search-stock-info",
+    "GET",
+    f"{_QUOTATIONS}/search-stock-info",
+    "CTPF1002R",
+    None,
+    cache="stock_info",
 )
 
 # -- trading (T... real, V... virtual; the 2025 tr_ids) --------------------------------

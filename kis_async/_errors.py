@@ -24,6 +24,7 @@ __all__ = [
     "KISTransportError",
     "OrderRejectedError",
     "OrderStateUnknownError",
+    "QueueTimeoutError",
     "RateLimitError",
     "TokenExpiredError",
     "TokenIssueThrottledError",
@@ -67,6 +68,21 @@ class CircuitOpenError(KISError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class QueueTimeoutError(KISError):
+    """A request would have waited longer than the queue timeout for its rate-budget slot.
+
+    Nothing was sent: a request that cannot have its slot in time fails at once rather
+    than going out late. ``wait`` is the estimated wait in seconds, ``timeout`` the
+    limit (``KIS_API_QUEUE_TIMEOUT``) and ``rate`` the pace in requests per second.
+    """
+
+    def __init__(self, message: str, *, wait: float, timeout: float, rate: float) -> None:
+        super().__init__(message)
+        self.wait = wait
+        self.timeout = timeout
+        self.rate = rate
 
 
 class KISResponseError(KISError):

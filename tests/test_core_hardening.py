@@ -6,7 +6,6 @@ import asyncio
 import logging
 import re
 import socket
-import time
 import traceback
 from collections.abc import Callable
 from datetime import timedelta
@@ -29,6 +28,7 @@ from kis_async import (
     KISTransportError,
     OrderRejectedError,
     OrderStateUnknownError,
+    QueueTimeoutError,
     TokenIssueThrottledError,
     describe_code,
 )
@@ -263,8 +263,10 @@ async def test_egw00201_pauses_the_gate_even_without_a_retry(
         async with client_factory(max_retries=0, rate_limit_cooldown=30.0) as kis:
             with pytest.raises(KISAPIError):
                 await kis.get_current_price("005930")
-            # The next caller is held back for the cool-down.
-            assert kis._gate._paused_until - time.monotonic() > 20
+            # The next caller is held back for the cool-down: its slot is > 20 s away.
+            with pytest.raises(QueueTimeoutError) as held:
+                await kis._gate.acquire(max_wait=1.0)
+            assert held.value.wait > 20
 
 
 # -- 3. circuit breaker half-open -----------------------------------------------------
