@@ -289,6 +289,8 @@ class KISStream:
         self._subs: dict[tuple[str, str], Subscription] = {}
         self._keys: dict[str, tuple[str, str]] = {}  # tr_id -> (key, iv) of its last ack
         self._pending: dict[tuple[str, str], asyncio.Future[ControlMessage]] = {}
+        #: Registrations asked for and not yet answered (they count against the cap).
+        self._reserved: set[tuple[str, str]] = set()
         self._conn: WebSocketConnection | None = None
         self._connected = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
@@ -491,19 +493,27 @@ class KISStream:
     async def _subscribe_all(self, wanted: list[Subscription]) -> tuple[Subscription, ...]:
         if not wanted:
             raise InvalidRequestError("give at least one ticker")
-        new = [s for s in wanted if (s.tr_id, s.tr_key) not in self._subs]
-        if len(self._subs) + len(new) > self.max_subscriptions:
+        # Registrations still waiting for their ack count too: two subscribes running
+        # at once must not pass the cap together. Checked and reserved with no await
+        # in between.
+        held = self._subs.keys() | self._reserved
+        new = {(s.tr_id, s.tr_key) for s in wanted} - held
+        if len(held) + len(new) > self.max_subscriptions:
             raise SubscriptionLimitError(
                 f"a session holds at most {self.max_subscriptions} registrations: "
-                f"{len(self._subs)} held, {len(new)} more asked for"
+                f"{len(held)} held, {len(new)} more asked for"
             )
-        await self._ensure_connected()
-        results = await asyncio.gather(
-            *(self._request(sub, "1") for sub in wanted), return_exceptions=True
-        )
-        for sub, result in zip(wanted, results, strict=True):
-            if isinstance(result, (ControlMessage, AlreadySubscribedError)):
-                self._subs[(sub.tr_id, sub.tr_key)] = sub
+        self._reserved |= new
+        try:
+            await self._ensure_connected()
+            results = await asyncio.gather(
+                *(self._request(sub, "1") for sub in wanted), return_exceptions=True
+            )
+            for sub, result in zip(wanted, results, strict=True):
+                if isinstance(result, (ControlMessage, AlreadySubscribedError)):
+                    self._subs[(sub.tr_id, sub.tr_key)] = sub
+        finally:
+            self._reserved -= new
         _raise_first(results)
         return tuple(wanted)
 
