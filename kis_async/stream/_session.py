@@ -580,8 +580,6 @@ class KISStream:
                 del self._pending[key]
         if not ack.ok:
             raise _refusal(ack, sub)
-        if ack.key and ack.iv:
-            self._keys[sub.tr_id] = (ack.key, ack.iv)
         return ack
 
     def _fail_pending(self, exc: BaseException) -> None:
@@ -640,6 +638,8 @@ class KISStream:
                 in_use = False
                 try:
                     self._conn = conn
+                    # A new session hands out new keys: never decrypt with the last one's.
+                    self._keys.clear()
                     reader = asyncio.get_running_loop().create_task(self._read(conn))
                     watchdog = asyncio.get_running_loop().create_task(self._watch(conn))
                     try:
@@ -804,6 +804,10 @@ class KISStream:
             return
         if not message.ok:
             self.stats.refusals[message.msg_cd or message.rt_cd] += 1
+        elif message.key and message.iv:
+            # Kept here, by the reader: a notice may follow its ack in the same read,
+            # before the subscriber waiting for the ack runs again.
+            self._keys[message.tr_id] = (message.key, message.iv)
         future = self._pending.get((message.tr_id, message.tr_key))
         if future is None:
             # Some refusals do not echo the key: give it to the oldest request waiting.

@@ -4,9 +4,15 @@ secrets in a notice's repr."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from kis_async import AsyncKISClient, SubscriptionLimitError
 from kis_async.mock import MockKIS
+from kis_async.mock._stream import encrypt_payload
+from kis_async.stream._columns import FILL_COLUMNS
+from kis_async.stream._transport import ConnectionEnded
+
+from .conftest import take, until
 
 
 async def test_concurrent_subscribes_cannot_pass_the_cap_together(mock: MockKIS) -> None:
@@ -25,3 +31,93 @@ async def test_concurrent_subscribes_cannot_pass_the_cap_together(mock: MockKIS)
         assert mock.stream.stats.acks["OPSP0008"] == 0
         assert sum(mock.stream.stats.acks.values()) == 30
         assert len(stream.subscriptions) == 30
+
+
+def _notice_record(hts_id: str) -> str:
+    values = dict.fromkeys(FILL_COLUMNS, "")
+    values.update(
+        CUST_ID=hts_id,
+        ACNT_NO="5000000001",
+        ODER_NO="0000000042",
+        SELN_BYOV_CLS="02",
+        RCTF_CLS="0",
+        STCK_SHRN_ISCD="005930",
+        CNTG_QTY="3",
+        CNTG_UNPR="73100",
+        STCK_CNTG_HOUR="101501",
+        RFUS_YN="0",
+        CNTG_YN="2",
+        ACPT_YN="2",
+        ODER_QTY="3",
+        ORD_COND_PRC="0",
+        ODER_PRC="73100",
+    )
+    return "^".join(values[c] for c in FILL_COLUMNS)
+
+
+class _Conn:
+    """A server that answers a fill subscription with its ack and, in the same breath,
+    an encrypted notice (as a fill that happens on subscribe would come)."""
+
+    def __init__(self, key: str, iv: str, hts_id: str) -> None:
+        self.key, self.iv, self.hts_id = key, iv, hts_id
+        self.inbox: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def send(self, text: str) -> None:
+        request = json.loads(text)["body"]["input"]
+        tr_id, tr_key = request["tr_id"], request["tr_key"]
+        ack = {
+            "header": {"tr_id": tr_id, "tr_key": tr_key, "encrypt": "Y"},
+            "body": {
+                "rt_cd": "0",
+                "msg_cd": "OPSP0000",
+                "msg1": "SUBSCRIBE SUCCESS",
+                "output": {"iv": self.iv, "key": self.key},
+            },
+        }
+        self.inbox.put_nowait(json.dumps(ack))
+        cipher = encrypt_payload(_notice_record(self.hts_id), self.key, self.iv)
+        self.inbox.put_nowait(f"1|{tr_id}|001|{cipher}")
+
+    async def recv(self) -> str:
+        text = await self.inbox.get()
+        if text is None:
+            raise ConnectionEnded(1011, "dropped")
+        return text
+
+    async def pong(self, data: str) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.inbox.put_nowait(None)
+
+
+class _Transport:
+    def __init__(self, hts_id: str) -> None:
+        self.hts_id = hts_id
+        self.conns: list[_Conn] = []
+
+    async def connect(self, url: str, *, open_timeout: float) -> _Conn:
+        # Every session has its own key and IV, as KIS's acks do.
+        n = len(self.conns)
+        conn = _Conn(chr(ord("a") + n) * 32, str(n) * 16, self.hts_id)
+        self.conns.append(conn)
+        return conn
+
+
+async def test_a_notice_right_behind_its_ack_decrypts_on_every_session(mock: MockKIS) -> None:
+    transport = _Transport("mockdemo")
+    async with (
+        AsyncKISClient.for_mock(mock) as kis,
+        kis.stream(transport=transport, backoff_initial=0.01, backoff_max=0.02) as stream,
+    ):
+        fills = stream.fills()
+        await stream.subscribe_fills()
+        (first,) = await take(fills, 1)
+        # A new session hands out a new key: its first notice must use it, not the old one.
+        await transport.conns[0].close()
+        await until(lambda: stream.stats.reconnects == 1)
+        (second,) = await take(fills, 1)
+    assert stream.stats.bad_frames == 0
+    assert (first.order_no, first.quantity, first.price) == ("0000000042", 3, 73100)
+    assert (second.order_no, second.quantity) == ("0000000042", 3)
