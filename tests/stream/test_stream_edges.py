@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-from kis_async import AsyncKISClient, SubscriptionLimitError
-from kis_async.mock import MockKIS
+from kis_async import AsyncKISClient, FillNotice, SubscriptionLimitError
+from kis_async.mock import DEMO_HTS_ID, MockKIS
 from kis_async.mock._stream import encrypt_payload
 from kis_async.stream._columns import FILL_COLUMNS
+from kis_async.stream._frames import parse_records
 from kis_async.stream._transport import ConnectionEnded
 
 from .conftest import take, until
@@ -121,3 +122,22 @@ async def test_a_notice_right_behind_its_ack_decrypts_on_every_session(mock: Moc
     assert stream.stats.bad_frames == 0
     assert (first.order_no, first.quantity, first.price) == ("0000000042", 3, 73100)
     assert (second.order_no, second.quantity) == ("0000000042", 3)
+
+
+def test_a_notice_repr_hides_the_hts_id_and_account() -> None:
+    (notice,) = parse_records("H0STCNI0", 1, _notice_record("myhtsid7"))
+    assert isinstance(notice, FillNotice)
+    assert notice.customer_id == "myhtsid7"
+    for text in (repr(notice), str(notice)):
+        assert "myhtsid7" not in text
+        assert "5000000001" not in text
+
+
+async def test_a_fill_notice_from_the_mock_shows_no_hts_id(mock: MockKIS) -> None:
+    async with AsyncKISClient.for_mock(mock) as kis, kis.stream() as stream:
+        fills = stream.fills()
+        await stream.subscribe_fills()
+        await kis.buy("005930", 1)
+        (notice,) = await take(fills, 1)
+    assert notice.customer_id == DEMO_HTS_ID
+    assert DEMO_HTS_ID not in repr(notice)
