@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from kis_async import AsyncKISClient, FillNotice, SubscriptionLimitError
 from kis_async.mock import DEMO_HTS_ID, MockKIS
 from kis_async.mock._stream import encrypt_payload
-from kis_async.stream._columns import FILL_COLUMNS
-from kis_async.stream._frames import parse_records
+from kis_async.stream import StreamProtocolError
+from kis_async.stream._columns import FILL_COLUMNS, TRADE_COLUMNS
+from kis_async.stream._frames import parse_data_frame, parse_records
 from kis_async.stream._transport import ConnectionEnded
 
 from .conftest import take, until
@@ -141,3 +144,77 @@ async def test_a_fill_notice_from_the_mock_shows_no_hts_id(mock: MockKIS) -> Non
         (notice,) = await take(fills, 1)
     assert notice.customer_id == DEMO_HTS_ID
     assert DEMO_HTS_ID not in repr(notice)
+
+
+def _trade_record(**fields: str) -> str:
+    values = dict.fromkeys(TRADE_COLUMNS, "0")
+    values.update(
+        MKSC_SHRN_ISCD="005930",
+        STCK_CNTG_HOUR="093015",
+        STCK_PRPR="73100",
+        BSOP_DATE="20261120",
+        PRDY_VRSS_SIGN="2",
+        OPRC_VRSS_PRPR_SIGN="2",
+        HGPR_VRSS_PRPR_SIGN="3",
+        LWPR_VRSS_PRPR_SIGN="2",
+    )
+    values.update(fields)
+    return "^".join(values[c] for c in TRADE_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"STCK_CNTG_HOUR": "256000"},  # no such hour
+        {"BSOP_DATE": "20261340"},  # no such month
+        {"STCK_PRPR": "NaN"},
+        {"STCK_PRPR": "Infinity"},
+    ],
+)
+def test_an_impossible_value_is_a_protocol_error(fields: dict[str, str]) -> None:
+    with pytest.raises(StreamProtocolError):
+        parse_records("H0STCNT0", 1, _trade_record(**fields))
+
+
+def test_a_frame_count_that_is_no_number_is_a_protocol_error() -> None:
+    with pytest.raises(StreamProtocolError):
+        parse_data_frame("0|H0STCNT0|\u00b2|x")  # a digit to str.isdigit, not to int()
+
+
+class _TradeConn(_Conn):
+    """Answers a trade subscription with its ack, a record with an impossible time, then
+    a good record."""
+
+    async def send(self, text: str) -> None:
+        request = json.loads(text)["body"]["input"]
+        tr_id, tr_key = request["tr_id"], request["tr_key"]
+        ack = {
+            "header": {"tr_id": tr_id, "tr_key": tr_key, "encrypt": "N"},
+            "body": {"rt_cd": "0", "msg_cd": "OPSP0000", "msg1": "SUBSCRIBE SUCCESS"},
+        }
+        self.inbox.put_nowait(json.dumps(ack))
+        self.inbox.put_nowait(f"0|{tr_id}|001|{_trade_record(STCK_CNTG_HOUR='256000')}")
+        self.inbox.put_nowait(f"0|{tr_id}|001|{_trade_record()}")
+
+
+class _TradeTransport(_Transport):
+    async def connect(self, url: str, *, open_timeout: float) -> _Conn:
+        conn = _TradeConn("k" * 32, "0" * 16, self.hts_id)
+        self.conns.append(conn)
+        return conn
+
+
+async def test_a_record_with_an_impossible_value_is_skipped_not_a_reconnect(
+    mock: MockKIS,
+) -> None:
+    transport = _TradeTransport("")
+    async with (
+        AsyncKISClient.for_mock(mock) as kis,
+        kis.stream(transport=transport, backoff_initial=0.01) as stream,
+    ):
+        await stream.subscribe_trades(["005930"])
+        (tick,) = await take(stream, 1)
+        assert stream.stats.bad_frames == 1
+        assert stream.stats.connection_attempts == 1
+        assert stream.stats.disconnects == 0
+    assert tick.price == 73100
