@@ -809,8 +809,10 @@ class KISStream:
             # before the subscriber waiting for the ack runs again.
             self._keys[message.tr_id] = (message.key, message.iv)
         future = self._pending.get((message.tr_id, message.tr_key))
-        if future is None:
+        if future is None and not message.tr_key:
             # Some refusals do not echo the key: give it to the oldest request waiting.
+            # One that names a key nobody waits for is a late answer (its request timed
+            # out), never another request's.
             future = next(
                 (f for (tr_id, _), f in self._pending.items() if tr_id == message.tr_id),
                 None,

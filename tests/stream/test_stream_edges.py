@@ -8,7 +8,12 @@ import json
 
 import pytest
 
-from kis_async import AsyncKISClient, FillNotice, SubscriptionLimitError
+from kis_async import (
+    AsyncKISClient,
+    FillNotice,
+    SubscriptionLimitError,
+    SubscriptionTimeoutError,
+)
 from kis_async.mock import DEMO_HTS_ID, MockKIS
 from kis_async.mock._stream import encrypt_payload
 from kis_async.stream import StreamProtocolError
@@ -218,3 +223,44 @@ async def test_a_record_with_an_impossible_value_is_skipped_not_a_reconnect(
         assert stream.stats.connection_attempts == 1
         assert stream.stats.disconnects == 0
     assert tick.price == 73100
+
+
+class _LateConn(_Conn):
+    """Leaves the first subscribe unanswered; answers it late (a refusal) just before
+    the answer to the next one."""
+
+    def __init__(self) -> None:
+        super().__init__("k" * 32, "0" * 16, "")
+        self.requests: list[tuple[str, str]] = []
+
+    def _answer(self, tr_id: str, tr_key: str, rt_cd: str, msg_cd: str) -> str:
+        header = {"tr_id": tr_id, "tr_key": tr_key, "encrypt": "N"}
+        return json.dumps({"header": header, "body": {"rt_cd": rt_cd, "msg_cd": msg_cd}})
+
+    async def send(self, text: str) -> None:
+        request = json.loads(text)["body"]["input"]
+        self.requests.append((request["tr_id"], request["tr_key"]))
+        if len(self.requests) == 1:
+            return
+        first, this = self.requests[0], self.requests[-1]
+        self.inbox.put_nowait(self._answer(*first, "1", "OPSP0007"))
+        self.inbox.put_nowait(self._answer(*this, "0", "OPSP0000"))
+
+
+class _LateTransport(_Transport):
+    async def connect(self, url: str, *, open_timeout: float) -> _Conn:
+        conn = _LateConn()
+        self.conns.append(conn)
+        return conn
+
+
+async def test_a_late_answer_to_one_request_is_not_taken_for_another(mock: MockKIS) -> None:
+    transport = _LateTransport("")
+    async with (
+        AsyncKISClient.for_mock(mock) as kis,
+        kis.stream(transport=transport, ack_timeout=0.05) as stream,
+    ):
+        with pytest.raises(SubscriptionTimeoutError):
+            await stream.subscribe_trades(["005930"])
+        (book,) = await stream.subscribe_order_book(["000660"])
+        assert stream.subscriptions == (book,)
