@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from kis_async._constants import REAL_BASE_URL, VIRTUAL_BASE_URL
 from kis_async._errors import ConfigError, InvalidRequestError, KISError
 from kis_async._redact import get_logger, redactor
 from kis_async._validation import check_tickers
@@ -64,6 +65,11 @@ for _name in ("websockets", "websockets.client"):
 DEFAULT_WS_URLS = {
     "real": "ws://ops.koreainvestment.com:21000/tryitout",
     "virtual": "ws://ops.koreainvestment.com:31000/tryitout",
+}
+#: KIS's REST hosts and the server each is (their WebSockets are on DEFAULT_WS_URLS).
+_KIS_REST_HOSTS = {
+    urlsplit(REAL_BASE_URL).hostname or "": "real",
+    urlsplit(VIRTUAL_BASE_URL).hostname or "": "virtual",
 }
 #: Host name of the in-process mock's WebSocket; it is never resolved.
 MOCK_WS_URL = "ws://mock-kis.invalid/tryitout"
@@ -879,6 +885,11 @@ def _default_url(client: BaseKISClient) -> str:
         return settings.ws_url
     if settings.env in DEFAULT_WS_URLS and not settings.base_url:
         return DEFAULT_WS_URLS[settings.env]
+    # KIS's own REST address written out (KIS_BASE_URL, KIS_API_BASE_URL_REAL) is still
+    # KIS: its WebSocket is on another host, not on the REST address.
+    server = _KIS_REST_HOSTS.get(settings.base_host)
+    if server is not None:
+        return DEFAULT_WS_URLS[server]
     if settings.base_url:
         # A server of our own (a mock on a port): its WebSocket sits on the same address.
         parts = urlsplit(settings.base_url)

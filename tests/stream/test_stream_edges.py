@@ -264,3 +264,30 @@ async def test_a_late_answer_to_one_request_is_not_taken_for_another(mock: MockK
             await stream.subscribe_trades(["005930"])
         (book,) = await stream.subscribe_order_book(["000660"])
         assert stream.subscriptions == (book,)
+
+
+@pytest.mark.parametrize(
+    ("settings", "url"),
+    [
+        (
+            {"env": "real", "base_url": "https://openapi.koreainvestment.com:9443"},
+            "ws://ops.koreainvestment.com:21000/tryitout",
+        ),
+        (
+            {"env": "real", "api_base_url_real": "https://openapi.koreainvestment.com:9443/"},
+            "ws://ops.koreainvestment.com:21000/tryitout",
+        ),
+        (
+            {"env": "virtual", "base_url": "https://openapivts.koreainvestment.com:29443"},
+            "ws://ops.koreainvestment.com:31000/tryitout",
+        ),
+    ],
+)
+def test_kis_own_rest_address_as_base_url_still_streams_from_kis(
+    settings: dict[str, str], url: str
+) -> None:
+    mock = MockKIS(seed=1)
+    kis = AsyncKISClient.for_mock(
+        mock, app_key=mock.DEMO_APP_KEY, app_secret=mock.DEMO_APP_SECRET, **settings
+    )
+    assert kis.stream().url == url
