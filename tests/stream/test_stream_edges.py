@@ -4,6 +4,7 @@ secrets in a notice's repr."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import pytest
@@ -18,7 +19,7 @@ from kis_async.mock import DEMO_HTS_ID, MockKIS
 from kis_async.mock._stream import encrypt_payload
 from kis_async.stream import StreamProtocolError
 from kis_async.stream._columns import FILL_COLUMNS, TRADE_COLUMNS
-from kis_async.stream._frames import parse_data_frame, parse_records
+from kis_async.stream._frames import decrypt, parse_data_frame, parse_records
 from kis_async.stream._transport import ConnectionEnded
 
 from .conftest import take, until
@@ -291,3 +292,31 @@ def test_kis_own_rest_address_as_base_url_still_streams_from_kis(
         mock, app_key=mock.DEMO_APP_KEY, app_secret=mock.DEMO_APP_SECRET, **settings
     )
     assert kis.stream().url == url
+
+
+def test_virtual_notices_two_wider_records_decrypt_and_stay_aligned() -> None:
+    key, iv = "iuheqrmvfxoceaxeyqgjwesozgizmmgx", "d59d91fcf9fd0044"
+    # KIS grew notices before (23 to 26 columns): here each record has a 27th field.
+    first = _notice_record("myhtsid7") + "^new0"
+    second = _notice_record("myhtsid7").replace("0000000042", "0000000043") + "^new1"
+    frame = parse_data_frame(f"1|H0STCNI9|002|{encrypt_payload(first + '^' + second, key, iv)}")
+    notices = parse_records(frame.tr_id, frame.count, decrypt(frame.payload, key, iv))
+    assert [(n.tr_id, n.order_no, n.extra) for n in notices] == [
+        ("H0STCNI9", "0000000042", ("new0",)),
+        ("H0STCNI9", "0000000043", ("new1",)),
+    ]
+    assert all(isinstance(n, FillNotice) and n.quantity == 3 for n in notices)
+
+
+def test_decryption_padding_edges() -> None:
+    key, iv = "k" * 32, "i" * 16
+    for size in (0, 1, 15, 16, 17, 32):  # 16 and 32: a whole block of padding follows
+        text = "가" * size if size % 2 else "x" * size
+        assert decrypt(encrypt_payload(text, key, iv), key, iv) == text
+    cipher = encrypt_payload("x" * 20, key, iv)
+    raw = base64.b64decode(cipher)
+    for bad in (raw[:-1], raw[:-16] + bytes(16)):  # not whole blocks; padding destroyed
+        with pytest.raises(StreamProtocolError):
+            decrypt(base64.b64encode(bad).decode(), key, iv)
+    with pytest.raises(StreamProtocolError):
+        decrypt(cipher, key, "short-iv")
