@@ -344,11 +344,19 @@ class KISStream:
             return
         self._closed = True
         supervisor, self._supervisor = self._supervisor, None
+        cancelled = False
         if supervisor is not None and not supervisor.done():
             supervisor.cancel()
-            # Shielded wait: a consumer cancelled while closing still closes the socket.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            # Shielded wait: a caller cancelled while closing still closes the socket,
+            # and is cancelled once it has (its cancel is not swallowed).
+            try:
                 await asyncio.shield(supervisor)
+            except asyncio.CancelledError:
+                # The supervisor ends by our cancel; a supervisor still running means
+                # the cancel was this caller's.
+                cancelled = not supervisor.done()
+            except Exception:  # noqa: S110 - it logged its own failure
+                pass
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -359,6 +367,8 @@ class KISStream:
         if self._approval is not None:
             redactor.unregister(self._approval)
             self._approval = None
+        if cancelled:
+            raise asyncio.CancelledError
 
     @property
     def closed(self) -> bool:

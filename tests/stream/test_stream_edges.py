@@ -320,3 +320,17 @@ def test_decryption_padding_edges() -> None:
             decrypt(base64.b64encode(bad).decode(), key, iv)
     with pytest.raises(StreamProtocolError):
         decrypt(cipher, key, "short-iv")
+
+
+async def test_a_cancel_while_closing_still_closes_and_is_not_swallowed(mock: MockKIS) -> None:
+    async with AsyncKISClient.for_mock(mock) as kis:
+        stream = kis.stream()
+        await stream.open()
+        await stream.subscribe_trades(["005930"])
+        closing = asyncio.create_task(stream.aclose())
+        await asyncio.sleep(0)  # aclose now waits for the supervisor to wind down
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        await until(lambda: mock.stream.open_sessions == 0)
+        assert stream.closed
