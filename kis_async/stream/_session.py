@@ -159,7 +159,7 @@ _approval_keys = _ApprovalKeys()
 class _Subscriber:
     """A bounded queue of events for one consumer: drop oldest when full."""
 
-    __slots__ = ("accepts", "counted", "dropped", "maxlen", "name", "queue", "stream", "waiter")
+    __slots__ = ("accepts", "counted", "dropped", "maxlen", "name", "queue", "stream", "waiters")
 
     def __init__(
         self,
@@ -173,7 +173,8 @@ class _Subscriber:
         self.maxlen = maxlen
         self.accepts = accepts
         self.queue: deque[StreamEvent] = deque()
-        self.waiter: asyncio.Future[None] | None = None
+        #: One future per task waiting in get(): several tasks may read one queue.
+        self.waiters: list[asyncio.Future[None]] = []
         self.dropped = 0
         #: Whether someone reads this queue (the stream's own queue: once iterated).
         self.counted = True
@@ -193,19 +194,24 @@ class _Subscriber:
         self.wake()
 
     def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        waiters = self.waiters
+        if waiters:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            waiters.clear()
 
     async def get(self) -> StreamEvent:
         while not self.queue:
             self.stream._raise_if_over()
-            loop = asyncio.get_running_loop()
-            self.waiter = loop.create_future()
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
             try:
-                await self.waiter
+                await waiter
             finally:
-                self.waiter = None
+                # A woken waiter was unlisted by wake(); a cancelled one still is.
+                if waiter.cancelled() and waiter in self.waiters:
+                    self.waiters.remove(waiter)
         return self.queue.popleft()
 
 

@@ -22,7 +22,7 @@ from kis_async.stream._columns import FILL_COLUMNS, TRADE_COLUMNS
 from kis_async.stream._frames import decrypt, parse_data_frame, parse_records
 from kis_async.stream._transport import ConnectionEnded
 
-from .conftest import take, until
+from .conftest import SAFETY, take, until
 
 
 async def test_concurrent_subscribes_cannot_pass_the_cap_together(mock: MockKIS) -> None:
@@ -339,3 +339,29 @@ async def test_a_cancel_while_closing_still_closes_and_is_not_swallowed(mock: Mo
             await closing
         await until(lambda: mock.stream.open_sessions == 0)
         assert stream.closed
+
+
+async def test_two_tasks_reading_one_stream_share_it_and_both_end_at_close(
+    mock: MockKIS,
+) -> None:
+    got: dict[str, int] = {"a": 0, "b": 0}
+    async with AsyncKISClient.for_mock(mock) as kis:
+        stream = kis.stream()
+        await stream.open()
+        await stream.subscribe_trades(["005930"])
+
+        async def worker(name: str) -> None:
+            async for _ in stream:
+                got[name] += 1
+                await asyncio.sleep(0.005)
+
+        workers = [asyncio.create_task(worker(n)) for n in got]
+        await asyncio.sleep(0.01)  # both wait on the empty queue
+        for minute in range(1, 4):
+            mock.clock.advance(60)
+            await until(lambda: sum(got.values()) == minute * mock.stream.trades_per_bar)  # noqa: B023
+        await stream.aclose()
+        async with asyncio.timeout(SAFETY):
+            await asyncio.gather(*workers)  # both end their async for
+    assert got["a"] > 0
+    assert got["b"] > 0
