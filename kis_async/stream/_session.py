@@ -159,7 +159,17 @@ _approval_keys = _ApprovalKeys()
 class _Subscriber:
     """A bounded queue of events for one consumer: drop oldest when full."""
 
-    __slots__ = ("accepts", "counted", "dropped", "maxlen", "name", "queue", "stream", "waiters")
+    __slots__ = (
+        "accepts",
+        "closed",
+        "counted",
+        "dropped",
+        "maxlen",
+        "name",
+        "queue",
+        "stream",
+        "waiters",
+    )
 
     def __init__(
         self,
@@ -178,6 +188,8 @@ class _Subscriber:
         self.dropped = 0
         #: Whether someone reads this queue (the stream's own queue: once iterated).
         self.counted = True
+        #: A closed view: its readers end once its queue is empty.
+        self.closed = False
 
     def put(self, event: StreamEvent) -> None:
         queue = self.queue
@@ -204,6 +216,8 @@ class _Subscriber:
     async def get(self) -> StreamEvent:
         while not self.queue:
             self.stream._raise_if_over()
+            if self.closed:
+                raise StreamClosedError("this view was closed")
             waiter = asyncio.get_running_loop().create_future()
             self.waiters.append(waiter)
             try:
@@ -445,6 +459,8 @@ class KISStream:
                     subscribers.remove(subscriber)
         if subscriber in self._subscribers and subscriber is not self._main:
             self._subscribers.remove(subscriber)
+            subscriber.closed = True
+            subscriber.wake()  # a task reading the view ends its async for
 
     def _dispatch(self, events: Sequence[StreamEvent]) -> None:
         by_type = self._views_by_type

@@ -365,3 +365,22 @@ async def test_two_tasks_reading_one_stream_share_it_and_both_end_at_close(
             await asyncio.gather(*workers)  # both end their async for
     assert got["a"] > 0
     assert got["b"] > 0
+
+
+async def test_closing_a_view_ends_the_task_reading_it(mock: MockKIS) -> None:
+    async with AsyncKISClient.for_mock(mock) as kis, kis.stream() as stream:
+        await stream.subscribe_trades(["005930"])
+        view = stream.trades("005930")
+        seen: list[object] = []
+
+        async def read() -> None:
+            async for tick in view:
+                seen.append(tick)
+
+        reader = asyncio.create_task(read())
+        mock.clock.advance(60)
+        await until(lambda: len(seen) == mock.stream.trades_per_bar)
+        view.close()
+        async with asyncio.timeout(SAFETY):
+            await reader  # its async for ends, the stream still open
+        assert not stream.closed
