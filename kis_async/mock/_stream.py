@@ -603,7 +603,9 @@ class MockStream:
         low_stamp = _stamp(day, tape.low_at[index - 1]) if index else stamp
         same_time = tape.previous_cum[index]
         ymd = f"{day.year:04d}{day.month:02d}{day.day:02d}"
-        step = 60 // k
+        # A call auction (the opening bar, the closing bar) prints at one instant: no
+        # trade happens during the call, least of all before the open.
+        step = 0 if index in (0, SESSION_BARS - 1) else 60 // k
         records = []
         done = 0
         for j in range(1, k + 1):

@@ -64,10 +64,10 @@ def _int(text: str) -> int:
         if text in ("", "-", "+"):
             return 0
         try:
-            number = Decimal(text)
-        except InvalidOperation:
+            return int(Decimal(text))
+        except (InvalidOperation, ValueError, OverflowError):
+            # NaN and Infinity are Decimals but no integers.
             raise StreamProtocolError(f"not a number in a real-time record: {text!r}") from None
-        return int(number)
 
 
 _ZERO = Decimal(0)
@@ -98,7 +98,10 @@ def _time(text: str) -> time:
             if value is None:
                 raise StreamProtocolError(f"not an HHMMSS time: {text!r}")
         else:
-            value = time(int(digits[:2]), int(digits[2:4]), int(digits[4:]))
+            try:
+                value = time(int(digits[:2]), int(digits[2:4]), int(digits[4:]))
+            except ValueError:
+                raise StreamProtocolError(f"not an HHMMSS time: {text!r}") from None
         if len(_TIMES) > 100_000:
             _TIMES.clear()
         _TIMES[text] = value
@@ -111,7 +114,10 @@ def _date(text: str) -> date:
         digits = text.strip()
         if len(digits) != 8 or not digits.isdigit():
             raise StreamProtocolError(f"not a YYYYMMDD date: {text!r}")
-        value = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        try:
+            value = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        except ValueError:
+            raise StreamProtocolError(f"not a YYYYMMDD date: {text!r}") from None
         if len(_DATES) > 10_000:
             _DATES.clear()
         _DATES[text] = value
@@ -454,7 +460,11 @@ class DataFrame:
 def parse_data_frame(text: str) -> DataFrame:
     """The parts of ``0|tr_id|NNN|payload`` (or ``1|...`` encrypted)."""
     parts = text.split("|", 3)
-    if len(parts) != 4 or parts[0] not in ("0", "1") or not parts[2].isdigit():
+    if (
+        len(parts) != 4
+        or parts[0] not in ("0", "1")
+        or not (parts[2].isascii() and parts[2].isdigit())
+    ):
         raise StreamProtocolError(f"not a real-time data frame: {text[:60]!r}")
     return DataFrame(parts[0] == "1", parts[1], int(parts[2]), parts[3])
 

@@ -148,11 +148,11 @@ class FillNotice(_Event):
 
     On a fill (``kind`` FILL) ``quantity``/``price`` are the shares and KRW of the
     execution; on an order notice they carry the order's quantity and price.
-    ``account_no`` and ``account_name`` never show in a repr.
+    ``customer_id`` (the HTS ID), ``account_no`` and ``account_name`` never show in a repr.
     """
 
     kind: NoticeKind
-    customer_id: str = Field(description="CUST_ID, the HTS ID")
+    customer_id: str = Field(description="CUST_ID, the HTS ID", repr=False)
     account_no: SecretStr = Field(description="ACNT_NO", repr=False)
     order_no: str = Field(description="ODER_NO")
     original_order_no: str = Field(description="OODER_NO (revise/cancel)")

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from kis_async._constants import REAL_BASE_URL, VIRTUAL_BASE_URL
 from kis_async._errors import ConfigError, InvalidRequestError, KISError
 from kis_async._redact import get_logger, redactor
 from kis_async._validation import check_tickers
@@ -64,6 +65,11 @@ for _name in ("websockets", "websockets.client"):
 DEFAULT_WS_URLS = {
     "real": "ws://ops.koreainvestment.com:21000/tryitout",
     "virtual": "ws://ops.koreainvestment.com:31000/tryitout",
+}
+#: KIS's REST hosts and the server each is (their WebSockets are on DEFAULT_WS_URLS).
+_KIS_REST_HOSTS = {
+    urlsplit(REAL_BASE_URL).hostname or "": "real",
+    urlsplit(VIRTUAL_BASE_URL).hostname or "": "virtual",
 }
 #: Host name of the in-process mock's WebSocket; it is never resolved.
 MOCK_WS_URL = "ws://mock-kis.invalid/tryitout"
@@ -153,7 +159,17 @@ _approval_keys = _ApprovalKeys()
 class _Subscriber:
     """A bounded queue of events for one consumer: drop oldest when full."""
 
-    __slots__ = ("accepts", "counted", "dropped", "maxlen", "name", "queue", "stream", "waiter")
+    __slots__ = (
+        "accepts",
+        "closed",
+        "counted",
+        "dropped",
+        "maxlen",
+        "name",
+        "queue",
+        "stream",
+        "waiters",
+    )
 
     def __init__(
         self,
@@ -167,10 +183,13 @@ class _Subscriber:
         self.maxlen = maxlen
         self.accepts = accepts
         self.queue: deque[StreamEvent] = deque()
-        self.waiter: asyncio.Future[None] | None = None
+        #: One future per task waiting in get(): several tasks may read one queue.
+        self.waiters: list[asyncio.Future[None]] = []
         self.dropped = 0
         #: Whether someone reads this queue (the stream's own queue: once iterated).
         self.counted = True
+        #: A closed view: its readers end once its queue is empty.
+        self.closed = False
 
     def put(self, event: StreamEvent) -> None:
         queue = self.queue
@@ -187,19 +206,26 @@ class _Subscriber:
         self.wake()
 
     def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        waiters = self.waiters
+        if waiters:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            waiters.clear()
 
     async def get(self) -> StreamEvent:
         while not self.queue:
             self.stream._raise_if_over()
-            loop = asyncio.get_running_loop()
-            self.waiter = loop.create_future()
+            if self.closed:
+                raise StreamClosedError("this view was closed")
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
             try:
-                await self.waiter
+                await waiter
             finally:
-                self.waiter = None
+                # A woken waiter was unlisted by wake(); a cancelled one still is.
+                if waiter.cancelled() and waiter in self.waiters:
+                    self.waiters.remove(waiter)
         return self.queue.popleft()
 
 
@@ -289,6 +315,8 @@ class KISStream:
         self._subs: dict[tuple[str, str], Subscription] = {}
         self._keys: dict[str, tuple[str, str]] = {}  # tr_id -> (key, iv) of its last ack
         self._pending: dict[tuple[str, str], asyncio.Future[ControlMessage]] = {}
+        #: Registrations asked for and not yet answered (they count against the cap).
+        self._reserved: set[tuple[str, str]] = set()
         self._conn: WebSocketConnection | None = None
         self._connected = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
@@ -336,11 +364,19 @@ class KISStream:
             return
         self._closed = True
         supervisor, self._supervisor = self._supervisor, None
+        cancelled = False
         if supervisor is not None and not supervisor.done():
             supervisor.cancel()
-            # Shielded wait: a consumer cancelled while closing still closes the socket.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            # Shielded wait: a caller cancelled while closing still closes the socket,
+            # and is cancelled once it has (its cancel is not swallowed).
+            try:
                 await asyncio.shield(supervisor)
+            except asyncio.CancelledError:
+                # The supervisor ends by our cancel; a supervisor still running means
+                # the cancel was this caller's.
+                cancelled = not supervisor.done()
+            except Exception:  # noqa: S110 - it logged its own failure
+                pass
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -351,6 +387,8 @@ class KISStream:
         if self._approval is not None:
             redactor.unregister(self._approval)
             self._approval = None
+        if cancelled:
+            raise asyncio.CancelledError
 
     @property
     def closed(self) -> bool:
@@ -421,6 +459,8 @@ class KISStream:
                     subscribers.remove(subscriber)
         if subscriber in self._subscribers and subscriber is not self._main:
             self._subscribers.remove(subscriber)
+            subscriber.closed = True
+            subscriber.wake()  # a task reading the view ends its async for
 
     def _dispatch(self, events: Sequence[StreamEvent]) -> None:
         by_type = self._views_by_type
@@ -491,19 +531,27 @@ class KISStream:
     async def _subscribe_all(self, wanted: list[Subscription]) -> tuple[Subscription, ...]:
         if not wanted:
             raise InvalidRequestError("give at least one ticker")
-        new = [s for s in wanted if (s.tr_id, s.tr_key) not in self._subs]
-        if len(self._subs) + len(new) > self.max_subscriptions:
+        # Registrations still waiting for their ack count too: two subscribes running
+        # at once must not pass the cap together. Checked and reserved with no await
+        # in between.
+        held = self._subs.keys() | self._reserved
+        new = {(s.tr_id, s.tr_key) for s in wanted} - held
+        if len(held) + len(new) > self.max_subscriptions:
             raise SubscriptionLimitError(
                 f"a session holds at most {self.max_subscriptions} registrations: "
-                f"{len(self._subs)} held, {len(new)} more asked for"
+                f"{len(held)} held, {len(new)} more asked for"
             )
-        await self._ensure_connected()
-        results = await asyncio.gather(
-            *(self._request(sub, "1") for sub in wanted), return_exceptions=True
-        )
-        for sub, result in zip(wanted, results, strict=True):
-            if isinstance(result, (ControlMessage, AlreadySubscribedError)):
-                self._subs[(sub.tr_id, sub.tr_key)] = sub
+        self._reserved |= new
+        try:
+            await self._ensure_connected()
+            results = await asyncio.gather(
+                *(self._request(sub, "1") for sub in wanted), return_exceptions=True
+            )
+            for sub, result in zip(wanted, results, strict=True):
+                if isinstance(result, (ControlMessage, AlreadySubscribedError)):
+                    self._subs[(sub.tr_id, sub.tr_key)] = sub
+        finally:
+            self._reserved -= new
         _raise_first(results)
         return tuple(wanted)
 
@@ -570,8 +618,6 @@ class KISStream:
                 del self._pending[key]
         if not ack.ok:
             raise _refusal(ack, sub)
-        if ack.key and ack.iv:
-            self._keys[sub.tr_id] = (ack.key, ack.iv)
         return ack
 
     def _fail_pending(self, exc: BaseException) -> None:
@@ -630,6 +676,8 @@ class KISStream:
                 in_use = False
                 try:
                     self._conn = conn
+                    # A new session hands out new keys: never decrypt with the last one's.
+                    self._keys.clear()
                     reader = asyncio.get_running_loop().create_task(self._read(conn))
                     watchdog = asyncio.get_running_loop().create_task(self._watch(conn))
                     try:
@@ -794,9 +842,15 @@ class KISStream:
             return
         if not message.ok:
             self.stats.refusals[message.msg_cd or message.rt_cd] += 1
+        elif message.key and message.iv:
+            # Kept here, by the reader: a notice may follow its ack in the same read,
+            # before the subscriber waiting for the ack runs again.
+            self._keys[message.tr_id] = (message.key, message.iv)
         future = self._pending.get((message.tr_id, message.tr_key))
-        if future is None:
+        if future is None and not message.tr_key:
             # Some refusals do not echo the key: give it to the oldest request waiting.
+            # One that names a key nobody waits for is a late answer (its request timed
+            # out), never another request's.
             future = next(
                 (f for (tr_id, _), f in self._pending.items() if tr_id == message.tr_id),
                 None,
@@ -863,6 +917,11 @@ def _default_url(client: BaseKISClient) -> str:
         return settings.ws_url
     if settings.env in DEFAULT_WS_URLS and not settings.base_url:
         return DEFAULT_WS_URLS[settings.env]
+    # KIS's own REST address written out (KIS_BASE_URL, KIS_API_BASE_URL_REAL) is still
+    # KIS: its WebSocket is on another host, not on the REST address.
+    server = _KIS_REST_HOSTS.get(settings.base_host)
+    if server is not None:
+        return DEFAULT_WS_URLS[server]
     if settings.base_url:
         # A server of our own (a mock on a port): its WebSocket sits on the same address.
         parts = urlsplit(settings.base_url)

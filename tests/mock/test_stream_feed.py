@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kis_async.mock import DEMO_APP_KEY, DEMO_HTS_ID, MockClock, MockKIS
+from kis_async.mock._calendar import SESSION_BARS
 from kis_async.mock._stream import encrypt_payload
 from kis_async.stream._frames import decrypt
 from kis_async.stream._transport import ConnectionEnded
@@ -151,3 +152,15 @@ async def test_faults_and_counters_of_what_was_sent() -> None:
     assert ended.value.code == 1011
     await conn.close()  # waits for the server's side to finish
     assert mock.stream.open_sessions == 0
+
+
+def test_auction_bars_print_at_the_auction_not_before_the_open() -> None:
+    mock = _mock()
+    day = MIDDAY.date()
+    opening = mock.stream._trade_records("005930", day, 0)
+    closing = mock.stream._trade_records("005930", day, SESSION_BARS - 1)
+    continuous = mock.stream._trade_records("005930", day, 1)
+    # No trade prints during a call auction: the opening and closing prints carry their time.
+    assert {r.split("^")[1] for r in opening} == {"090000"}
+    assert {r.split("^")[1] for r in closing} == {"153000"}
+    assert [r.split("^")[1] for r in continuous] == ["090015", "090030", "090045", "090100"]
