@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--book", action="store_true", help="order books as well as trades")
     stream.add_argument("--count", type=int, help="stop after this many events")
     stream.add_argument("--seconds", type=float, help="stop after this many seconds")
+    from kis_async.cli._engine import add_engine_commands
+
+    add_engine_commands(commands, common)
     return parser
 
 
@@ -440,6 +443,14 @@ def _stream_line(record: dict[str, Any]) -> str:
     return str(record)
 
 
+async def _engine(
+    kis: AsyncKISClient, args: argparse.Namespace, out: Output, stdin: IO[str]
+) -> int:
+    from kis_async.cli._engine import run_engine_command
+
+    return await run_engine_command(kis, args, out, stdin)
+
+
 async def _stream(kis: AsyncKISClient, args: argparse.Namespace, out: Output, _: IO[str]) -> int:
     if args.count is not None and args.count < 1:
         raise CommandError("--count must be at least 1", status=2)
@@ -638,6 +649,7 @@ _COMMANDS: dict[str, Command] = {
     "backfill": _backfill,
     "doctor": _doctor,
     "stream": _stream,
+    "engine": _engine,
 }
 
 

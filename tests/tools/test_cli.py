@@ -314,3 +314,207 @@ def test_stream_prints_trades_and_books_and_stops_after_count(mock: MockKIS) -> 
     assert "005930" in pretty.stdout
     assert "KRW" in pretty.stdout
     assert kis(mock, "stream", "005930", "--count", "0").status == 2
+
+
+# -- kis engine ----------------------------------------------------------------------------
+
+ORDER_CASH = "/uapi/domestic-stock/v1/trading/order-cash"
+
+
+@pytest.fixture
+def engine_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engine settings as a user sets them: no waiting for fills, no take-profit, and a
+    stop so tight that a fresh position (its cost includes the commission) is past it."""
+    monkeypatch.setenv("KIS_ENGINE_FILL_TIMEOUT", "0")
+    monkeypatch.setenv("KIS_ENGINE_TAKE_PROFIT", "")
+    monkeypatch.setenv("KIS_ENGINE_STOP_LOSS", "-0.0001")
+
+
+def engine(mock: MockKIS, ledger: Path, *argv: str, stdin: str = "", **settings: Any) -> Run:
+    return kis(
+        mock, "engine", *argv, "--ledger", str(ledger), stdin=stdin, order_settle_seconds=0,
+        **settings,
+    )  # fmt: skip
+
+
+def posts(mock: MockKIS) -> int:
+    return mock.stats.requests[ORDER_CASH]
+
+
+@pytest.mark.usefixtures("engine_env")
+def test_engine_buy_asks_first_and_positions_and_portfolio_show_it(
+    mock: MockKIS, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.db"
+    refused = engine(mock, ledger, "buy", "005930", "1000000", stdin="n\n")
+    assert refused.status == 1
+    assert "Place this buy?" in refused.stderr
+    assert "'amount_krw': 1000000" in refused.stderr  # the plan, shown before asking
+    assert refused.stdout == ""
+    assert posts(mock) == 0
+    shown = engine(mock, ledger, "buy", "005930", "1000000", "--pretty", stdin="\n")
+    assert shown.status == 1
+    assert "Engine buy" in shown.stdout
+    assert "about_shares" in shown.stdout
+    assert posts(mock) == 0
+    bought = engine(mock, ledger, "buy", "005930", "1000000", stdin="y\n")
+    assert bought.status == 0, bought.stderr
+    assert posts(mock) == 1
+    (trade,) = bought.lines
+    assert (trade["ticker"], trade["side"], trade["status"]) == ("005930", "buy", "filled")
+    assert trade["filled"] * int(trade["average_price"]) + trade["commission"] <= 1_000_000
+    assert trade["cash_flow"] == -(trade["amount"] + trade["commission"])
+    (position,) = engine(mock, ledger, "positions").lines
+    assert (position["ticker"], position["quantity"]) == ("005930", trade["filled"])
+    assert position["last_price"] == mock.current_price("005930")
+    assert "Engine positions" in engine(mock, ledger, "positions", "--pretty").stdout
+    (summary,) = engine(mock, ledger, "portfolio").lines
+    assert summary["cash"] == 100_000_000 + trade["cash_flow"]
+    assert summary["fees_paid"] == trade["commission"]
+    assert [p["ticker"] for p in summary["positions"]] == ["005930"]
+    pretty = engine(mock, ledger, "portfolio", "--pretty")
+    assert pretty.status == 0
+    assert "Portfolio" in pretty.stdout
+    assert f"{summary['cash']:,}" in pretty.stdout
+    assert posts(mock) == 1
+    small = engine(mock, ledger, "buy", "005930", "1000", "--yes")
+    assert small.status == 1
+    assert "does not buy one share" in small.stderr
+    assert engine(mock, ledger, "buy", "005930", "0").status == 2
+    assert posts(mock) == 1
+
+
+@pytest.mark.usefixtures("engine_env")
+def test_engine_sell_asks_first_and_refuses_what_is_not_held(mock: MockKIS, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.db"
+    none = engine(mock, ledger, "sell", "005930", "--yes")
+    assert none.status == 1
+    assert none.stderr.endswith("kis: error: no open position in 005930; nothing was sent\n")
+    held = engine(mock, ledger, "buy", "005930", "1000000", "--yes").lines[0]["filled"]
+    assert posts(mock) == 1
+    refused = engine(mock, ledger, "sell", "005930", "2", stdin="no\n")
+    assert refused.status == 1
+    assert "Place this sell?" in refused.stderr
+    assert posts(mock) == 1
+    too_many = engine(mock, ledger, "sell", "005930", str(held + 1), "--yes")
+    assert too_many.status == 1
+    assert f"{held:,} held" in too_many.stderr
+    part = engine(mock, ledger, "sell", "005930", "2", stdin="yes\n")
+    assert part.status == 0, part.stderr
+    assert posts(mock) == 2
+    assert (part.lines[0]["side"], part.lines[0]["filled"]) == ("sell", 2)
+    rest = engine(mock, ledger, "sell", "005930", "--yes", "--pretty")
+    assert rest.status == 0
+    assert "Engine sold" in rest.stdout
+    assert posts(mock) == 3
+    assert engine(mock, ledger, "positions").lines == []
+    assert sum(o.quantity for o in mock.orders if o.side == "sell") == held
+
+
+@pytest.mark.usefixtures("engine_env")
+def test_engine_check_exits_asks_before_selling_and_dry_run_sends_nothing(
+    mock: MockKIS, tmp_path: Path
+) -> None:
+    ledger, dry = tmp_path / "ledger.db", tmp_path / "dry.db"
+    quiet = engine(mock, ledger, "check-exits")
+    assert (quiet.status, quiet.stdout) == (0, "")
+    assert "no position is past an exit rule" in quiet.stderr
+    simulated = engine(mock, dry, "buy", "000660", "1000000", "--dry-run", "--yes")
+    assert simulated.lines[0]["simulated"] is True
+    exits = engine(mock, dry, "check-exits", "--dry-run")
+    assert exits.status == 0
+    assert "?" not in exits.stderr  # a dry run does not ask
+    (decision,) = exits.lines
+    assert (decision["ticker"], decision["reason"]) == ("000660", "stop_loss")
+    assert decision["sold"] == simulated.lines[0]["filled"]
+    assert posts(mock) == 0  # nothing of the dry run reached the broker
+    engine(mock, ledger, "buy", "005930", "1000000", "--yes")
+    assert posts(mock) == 1
+    refused = engine(mock, ledger, "check-exits", stdin="n\n")
+    assert refused.status == 1
+    assert "stop_loss" in refused.stderr
+    assert "Sell 1 position(s)?" in refused.stderr
+    assert posts(mock) == 1
+    sold = engine(mock, ledger, "check-exits", "--pretty", stdin="y\n")
+    assert sold.status == 0, sold.stderr
+    assert "Exits" in sold.stdout
+    assert "stop_loss" in sold.stdout
+    assert posts(mock) == 2
+    assert engine(mock, ledger, "positions").lines == []
+
+
+@pytest.mark.usefixtures("engine_env")
+def test_engine_reconcile_prints_what_differed_in_both_modes(mock: MockKIS, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.db"
+    (clean,) = engine(mock, ledger, "reconcile").lines
+    assert clean["in_agreement"] is True
+    assert clean["differences"] == []
+    kis(mock, "buy", "005930", "3", "--yes")  # outside the engine: its ledger never saw it
+    mock.clock.advance(60)
+    drift = engine(mock, ledger, "reconcile")
+    assert drift.status == 0
+    (report,) = drift.lines
+    assert report["in_agreement"] is False
+    kinds = {(d["kind"], d["ticker"]) for d in report["differences"]}
+    assert ("position", "005930") in kinds
+    position = next(d for d in report["differences"] if d["kind"] == "position")
+    assert (position["ledger"], position["broker"]) == (0, 3)
+    (again,) = engine(mock, ledger, "reconcile").lines
+    assert again["in_agreement"] is True
+    pretty = engine(mock, ledger, "reconcile", "--pretty")
+    assert "Reconcile" in pretty.stdout
+    assert "the ledger agrees with the broker" in pretty.stderr
+
+
+@pytest.mark.usefixtures("engine_env")
+def test_engine_run_reports_each_round_and_the_exits_it_made(mock: MockKIS, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.db"
+    engine(mock, ledger, "buy", "005930", "1000000", "--yes")
+    run = engine(mock, ledger, "run", "--interval", "0", "--rounds", "2")
+    assert run.status == 0, run.stderr
+    trade, first, second = run.lines
+    assert (trade["type"], trade["round"], trade["side"]) == ("trade", 1, "sell")
+    assert trade["reason"] == "stop_loss"
+    assert (first["type"], first["round"], first["trades"]) == ("round", 1, 1)
+    assert first["prices"] == {"005930": mock.current_price("005930")}
+    assert (second["round"], second["trades"], second["prices"]) == (2, 0, {})
+    assert posts(mock) == 2
+    pretty = engine(mock, ledger, "run", "--interval", "0", "--rounds", "1", "--pretty")
+    assert pretty.stdout == "round 1: no positions (KRW)\n"
+    assert engine(mock, ledger, "run", "--rounds", "1").status == 2  # --interval is required
+
+
+def test_engine_orders_on_real_money_need_the_confirmation_variable(
+    mock: MockKIS, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.db"
+    for argv in (("buy", "005930", "100000"), ("sell", "005930"), ("check-exits",)):
+        run = engine(mock, ledger, *argv, "--yes", env="real", production_confirmed=False)
+        assert run.status == 1
+        assert run.stderr.count("\n") == 1
+        assert "KIS_PRODUCTION_CONFIRMED=YES" in run.stderr
+    assert not ledger.exists()
+    assert posts(mock) == 0
+
+
+def test_engine_run_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    import signal
+
+    ledger = tmp_path / "ledger.db"
+    with subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "kis_async", "engine", "run", "--interval", "0.05",
+         "--ledger", str(ledger)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_subprocess_env(),
+        cwd=tmp_path,
+    ) as process:  # fmt: skip
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())  # the loop is running
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    assert (first["type"], first["round"]) == ("round", 1)
+    assert process.returncode == 130
+    assert stderr.endswith("kis: interrupted\n")
+    assert "Traceback" not in stderr
+    assert all(json.loads(line)["type"] == "round" for line in stdout.splitlines())
+    assert ledger.exists()
+    assert not Path(f"{ledger}-wal").exists() or Path(f"{ledger}-wal").stat().st_size == 0
