@@ -1,0 +1,59 @@
+"""Regression tests: secrets kept out of reprs and logs, queue timeouts on time."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from kis_async._config import KISSettings
+from kis_async.shared import RedisBudget
+from kis_async.shared._pacing import Pacing
+from kis_async.shared._redis import safe_url
+
+SECRET = "hunter2secret"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"redis://:{SECRET}@127.0.0.1:6379/0",
+        f"redis://user:{SECRET}@127.0.0.1:6379/0",
+        f"redis://127.0.0.1:6379/0?password={SECRET}",
+        f"unix:///tmp/redis.sock?db=0&password={SECRET}",
+    ],
+)
+def test_safe_url_hides_every_password(url: str) -> None:
+    shown = safe_url(url)
+    assert SECRET not in shown
+    assert "127.0.0.1" in shown or "redis.sock" in shown
+
+
+async def test_redis_budget_repr_and_outage_warning_hide_a_query_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Port 1: nothing listens, so the budget falls back and warns.
+    budget = RedisBudget(f"redis://127.0.0.1:1/0?password={SECRET}", "k", Pacing(10.0))
+    try:
+        with caplog.at_level(logging.WARNING, logger="kis_async.shared"):
+            await budget.acquire()
+        assert budget.stats.fallback
+        assert SECRET not in repr(budget)
+        assert caplog.records and all(SECRET not in r.getMessage() for r in caplog.records)
+    finally:
+        await budget.aclose()
+
+
+def test_settings_repr_hides_redis_passwords() -> None:
+    url = f"redis://:{SECRET}@127.0.0.1:6379/0"
+    settings = KISSettings(
+        env="virtual",
+        app_key="a" * 36,
+        app_secret="b" * 180,
+        rate_budget=url,
+        token_store=url,
+        response_cache=url,
+    )
+    assert SECRET not in repr(settings)
+    assert SECRET not in str(settings)
+    assert settings.rate_budget == url  # the value itself is intact
