@@ -57,3 +57,20 @@ def test_settings_repr_hides_redis_passwords() -> None:
     assert SECRET not in repr(settings)
     assert SECRET not in str(settings)
     assert settings.rate_budget == url  # the value itself is intact
+
+
+def test_doctor_settings_hide_redis_passwords() -> None:
+    from kis_async.cli._app import _masked_settings
+
+    url = f"redis://127.0.0.1:6379/0?password={SECRET}"
+    settings = KISSettings(
+        env="virtual",
+        app_key="a" * 36,
+        app_secret="b" * 180,
+        rate_budget=url,
+        token_store=url,
+        response_cache=url,
+    )
+    shown = _masked_settings(settings)
+    assert SECRET not in repr(shown)
+    assert str(shown["rate_budget"]).startswith("redis://127.0.0.1:6379/0")
