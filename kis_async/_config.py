@@ -385,9 +385,7 @@ class KISSettings(BaseSettings):
         from .shared._redis import safe_url
 
         for name, value in super().__repr_args__():
-            if name in ("rate_budget", "token_store", "response_cache") and isinstance(
-                value, str
-            ):
+            if name in ("rate_budget", "token_store", "response_cache") and isinstance(value, str):
                 value = safe_url(value)
             yield name, value
 

@@ -39,7 +39,8 @@ async def test_redis_budget_repr_and_outage_warning_hide_a_query_password(
             await budget.acquire()
         assert budget.stats.fallback
         assert SECRET not in repr(budget)
-        assert caplog.records and all(SECRET not in r.getMessage() for r in caplog.records)
+        assert caplog.records
+        assert all(SECRET not in r.getMessage() for r in caplog.records)
     finally:
         await budget.aclose()
 
