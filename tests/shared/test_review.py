@@ -75,3 +75,24 @@ def test_doctor_settings_hide_redis_passwords() -> None:
     shown = _masked_settings(settings)
     assert SECRET not in repr(shown)
     assert str(shown["rate_budget"]).startswith("redis://127.0.0.1:6379/0")
+
+
+async def test_a_queue_timeout_fires_while_another_caller_holds_the_turn() -> None:
+    import asyncio
+
+    from kis_async._errors import QueueTimeoutError
+    from kis_async.shared import ProcessBudget
+
+    budget = ProcessBudget(Pacing(10.0, cooldown=1.0), queue_timeout=None)
+    await budget.on_rate_limited()  # everyone paused for a second
+    paused_until = budget._state.tat
+    patient = asyncio.create_task(budget.acquire(None))  # takes the turn, waits it out
+    await asyncio.sleep(0)
+    with pytest.raises(QueueTimeoutError):
+        await budget.acquire(0.5)
+    # Refused while the patient caller was still waiting for the pause to end, not
+    # after it had reserved its slot (which moves the schedule on).
+    assert budget._state.tat == paused_until
+    assert budget.stats.acquired == 0
+    await patient
+    assert budget.stats.acquired == 1
