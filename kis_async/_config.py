@@ -379,6 +379,16 @@ class KISSettings(BaseSettings):
             return text
         raise ConfigError("KIS_RESPONSE_CACHE must be 'memory', 'none' or a Redis URL")
 
+    def __repr_args__(self) -> Any:
+        # A Redis URL may carry a password (redis://:pw@host, ?password=pw): reprs
+        # show it hidden, the value itself is intact.
+        from .shared._redis import safe_url
+
+        for name, value in super().__repr_args__():
+            if name in ("rate_budget", "token_store", "response_cache") and isinstance(value, str):
+                value = safe_url(value)
+            yield name, value
+
     @field_validator("production_confirmed", mode="before")
     @classmethod
     def _yes_is_true(cls, value: Any) -> Any:

@@ -508,6 +508,8 @@ async def _websocket_answers(kis: AsyncKISClient) -> tuple[bool | None, str]:
 
 
 def _masked_settings(settings: KISSettings) -> dict[str, Any]:
+    from kis_async.shared._redis import safe_url
+
     shown: dict[str, Any] = {}
     secret_fields = {
         name
@@ -518,6 +520,9 @@ def _masked_settings(settings: KISSettings) -> dict[str, Any]:
         value = getattr(settings, name)
         if name in secret_fields or isinstance(value, SecretStr):
             shown[name] = "set (hidden)" if value is not None else "not set"
+        elif name in ("rate_budget", "token_store", "response_cache") and isinstance(value, str):
+            # A Redis URL may carry a password.
+            shown[name] = safe_url(value)
         else:
             shown[name] = value
     return shown

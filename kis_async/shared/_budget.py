@@ -183,7 +183,20 @@ class _PacedBudget:
         """Reserve the next slot in turn; returns when it is due (local monotonic)."""
         self._queued += 1
         try:
-            async with self._turn:
+            if deadline is not None:
+                # The caller ahead may hold the turn through a pause: waiting for it
+                # must not outlast this caller's own queue timeout.
+                try:
+                    with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                        await self._turn.acquire()
+                except TimeoutError:
+                    assert limit is not None
+                    self.stats.timeouts += 1
+                    waited = time.monotonic() - started
+                    raise queue_timeout_error(waited, limit, self.stats.rate, ahead) from None
+            else:
+                await self._turn.acquire()
+            try:
                 while True:
                     max_wait = None if deadline is None else max(0.0, deadline - time.monotonic())
                     decision = await self._reserve(max_wait)
@@ -198,6 +211,8 @@ class _PacedBudget:
                             waited + decision.wait, limit, decision.rate, ahead
                         )
                     await anyio.sleep(max(decision.wait - self.pacing.horizon, 0.001))
+            finally:
+                self._turn.release()
         finally:
             self._queued -= 1
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from kis_async._errors import ConfigError
 
@@ -25,15 +25,27 @@ def is_redis_url(text: str) -> bool:
 
 
 def safe_url(url: str) -> str:
-    """``url`` without its password, for logs and reprs."""
+    """``url`` without its password, for logs and reprs.
+
+    The redis package reads a password from the user part (``redis://:pw@host``) and
+    from the query (``?password=pw``): both are hidden.
+    """
     parts = urlsplit(url)
-    if parts.password is None:
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        netloc = (f"{parts.username}:***@" if parts.username else ":***@") + host
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(name.lower() == "password" for name, _ in pairs):
+            hidden = [(n, "***" if n.lower() == "password" else v) for n, v in pairs]
+            query = urlencode(hidden, safe="*")
+    if netloc == parts.netloc and query == parts.query:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def require_redis() -> None:
