@@ -30,6 +30,7 @@ import inspect
 import pkgutil
 from collections.abc import Iterator
 from types import ModuleType
+from typing import cast
 
 import pytest
 
@@ -76,7 +77,7 @@ def _documentable(member: object) -> object | None:
         return member.func
     fget = getattr(member, "fget", None)  # property, enum.property
     if fget is not None:
-        return fget
+        return cast(object, fget)
     if inspect.isfunction(member) or (inspect.isclass(member) and _ours(member)):
         return member
     return None
@@ -199,8 +200,9 @@ def test_the_rule_catches_what_it_promises(monkeypatch: pytest.MonkeyPatch) -> N
 
     for value in (Model, Data, function):
         value.__module__ = "kis_async.fake"
-    module.__dict__.update(Model=Model, Data=Data, function=function, __all__=[])
-    module.__all__ = ["Model", "Data", "function"]
+    module.__dict__.update(
+        Model=Model, Data=Data, function=function, __all__=["Model", "Data", "function"]
+    )
     monkeypatch.setitem(__import__("sys").modules, "kis_async.fake", module)
 
     assert sorted(undocumented("kis_async.fake")) == [
