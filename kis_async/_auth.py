@@ -67,6 +67,7 @@ class AccessToken:
         return hashlib.sha256(self.value.encode()).hexdigest()[:10]
 
     def to_json(self) -> dict[str, str]:
+        """The token as the cache file stores it, its value included (so only for the 0600 file)."""
         return {
             "access_token": self.value,
             "expires_at": self.expires_at.isoformat(),
@@ -75,6 +76,7 @@ class AccessToken:
 
     @classmethod
     def from_json(cls, data: dict[str, str]) -> AccessToken:
+        """The token :meth:`to_json` wrote; KeyError or ValueError when ``data`` is not one."""
         return cls(
             value=data["access_token"],
             expires_at=datetime.fromisoformat(data["expires_at"]),
@@ -136,22 +138,28 @@ class MemoryTokenStore:
         self._last_issued: datetime | None = None
 
     async def load(self) -> AccessToken | None:
+        """The token saved in this process, or None."""
         return self._token
 
     async def save(self, token: AccessToken) -> None:
+        """Keep ``token`` until the process ends or it is discarded."""
         self._token = token
 
     async def discard(self, token: AccessToken) -> None:
+        """Forget ``token`` if it is the one held; a newer one is kept."""
         if self._token is not None and self._token.value == token.value:
             self._token = None
 
     def issue_lock(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """No lock: one process's single flight already serialises its issuance."""
         return contextlib.nullcontext()
 
     async def last_issued(self) -> datetime | None:
+        """When this process last noted an issuance, or None."""
         return self._last_issued
 
     async def note_issued(self, when: datetime) -> None:
+        """Record an issuance at ``when``; an earlier time never replaces a later one."""
         if self._last_issued is None or when > self._last_issued:
             self._last_issued = when
 
@@ -189,21 +197,25 @@ class FileTokenStore:
         self._unwritable = False
 
     async def load(self) -> AccessToken | None:
+        """The token in the file, or None when there is none or it cannot be read."""
         if self._unwritable:
             return await self._fallback.load()
         return await anyio.to_thread.run_sync(self._load)
 
     async def save(self, token: AccessToken) -> None:
+        """Write ``token`` to the file atomically (mode 0600); kept in memory if that fails."""
         await self._fallback.save(token)
         if not self._unwritable:
             await anyio.to_thread.run_sync(self._save, token)
 
     async def discard(self, token: AccessToken) -> None:
+        """Delete the file if it holds ``token``; a newer token written by another process stays."""
         await self._fallback.discard(token)
         if not self._unwritable:
             await anyio.to_thread.run_sync(self._discard, token)
 
     async def last_issued(self) -> datetime | None:
+        """The latest issuance noted by any process sharing the directory, or None."""
         local = await self._fallback.last_issued()
         if self._unwritable:
             return local
@@ -213,12 +225,18 @@ class FileTokenStore:
         return shared
 
     async def note_issued(self, when: datetime) -> None:
+        """Stamp an issuance at ``when`` beside the token, for every process to see."""
         await self._fallback.note_issued(when)
         if not self._unwritable:
             await anyio.to_thread.run_sync(self._write_stamp, when)
 
     @contextlib.asynccontextmanager
     async def issue_lock(self) -> AsyncIterator[None]:
+        """An ``flock`` on the lock file, exclusive across this machine's processes.
+
+        Waited for up to :attr:`lock_patience` seconds; past that (or where ``flock`` is
+        missing, or the directory cannot be written) the block runs without it.
+        """
         handle = None
         if fcntl is not None and not self._unwritable:
             deadline = time.monotonic() + self.lock_patience

@@ -34,9 +34,11 @@ class SystemClock:
     """The machine's clocks."""
 
     def now(self) -> datetime:
+        """The current time in Korea (KST, UTC+9), from the system clock."""
         return datetime.now(KST)
 
     def monotonic(self) -> float:
+        """Seconds from :func:`time.monotonic`: only differences between readings mean anything."""
         return time.monotonic()
 
     def __repr__(self) -> str:

@@ -463,12 +463,14 @@ class KISSettings(BaseSettings):
 
     @property
     def effective_base_url(self) -> str:
+        """The server address in use: ``base_url`` (no trailing slash), else the env's server."""
         if self.base_url:
             return self.base_url.rstrip("/")
         return {"real": REAL_BASE_URL, "virtual": VIRTUAL_BASE_URL, "mock": MOCK_BASE_URL}[self.env]
 
     @property
     def effective_rate_limit(self) -> float:
+        """REST requests per second allowed: ``rate_limit``, else 18 (1 on env "virtual")."""
         return self.rate_limit if self.rate_limit is not None else DEFAULT_RATE_LIMITS[self.env]
 
     def account_parts(self) -> tuple[str, str]:

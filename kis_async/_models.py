@@ -143,6 +143,7 @@ class PriceType(StrEnum):
 
     @property
     def is_intraday(self) -> bool:
+        """Whether bars are minutes (``MINUTE_1`` to ``MINUTE_60``) rather than days or longer."""
         return self.value.endswith("m")
 
     @property

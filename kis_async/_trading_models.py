@@ -45,10 +45,12 @@ class Side(StrEnum):
 
     @property
     def code(self) -> str:
+        """KIS's ``sll_buy_dvsn_cd``: "02" for a buy, "01" for a sell."""
         return "02" if self is Side.BUY else "01"
 
     @classmethod
     def from_code(cls, code: str) -> Side:
+        """The side KIS's "01" (sell) or "02" (buy) names; KeyError for any other code."""
         return {"01": cls.SELL, "02": cls.BUY}[code.strip()]
 
 
@@ -60,6 +62,7 @@ class OrderType(StrEnum):
 
     @property
     def code(self) -> str:
+        """KIS's ``ORD_DVSN``: "00" for a limit order, "01" for a market order."""
         return "00" if self is OrderType.LIMIT else "01"
 
 
@@ -212,12 +215,15 @@ class OrderRecord(KISModel):
 
     @property
     def ordered_at(self) -> datetime:
+        """When the order was placed, in KST (midnight of ``order_date`` when KIS gave no time)."""
         return datetime.combine(self.order_date, self.ordered_time or time(0), KST)
 
     @property
     def is_filled(self) -> bool:
+        """Whether every share ordered has been filled."""
         return self.quantity > 0 and self.filled_quantity >= self.quantity
 
     @property
     def is_market_order(self) -> bool:
+        """Whether KIS records it as a market order (``ord_dvsn_cd`` "01")."""
         return self.order_type_code == "01"

@@ -175,6 +175,7 @@ class SQLiteStore(_Threaded, BarStore):
         return merge_ranges((date.fromisoformat(a), date.fromisoformat(b)) for a, b in rows)
 
     async def coverage(self, ticker: str, period: str) -> list[DateRange]:
+        """The merged date ranges the ``manifest`` table marks complete for these bars."""
         return await self._run(self._coverage, ticker, period)
 
     def _last_bar(self, ticker: str, period: str, on_or_before: date) -> StoredBar | None:
@@ -190,6 +191,7 @@ class SQLiteStore(_Threaded, BarStore):
         return None if row is None else _bar(row)
 
     async def last_bar(self, ticker: str, period: str, on_or_before: date) -> StoredBar | None:
+        """The newest bar dated ``on_or_before`` or earlier, or None."""
         return await self._run(self._last_bar, ticker, period, on_or_before)
 
     def _write(
@@ -229,6 +231,7 @@ class SQLiteStore(_Threaded, BarStore):
     async def write(
         self, ticker: str, period: str, bars: Sequence[StoredBar], covered: DateRange
     ) -> None:
+        """Upsert ``bars`` and merge ``covered`` into the manifest in one transaction."""
         await self._run(self._write, ticker, period, bars, covered)
 
     def _reset(self, ticker: str, period: str) -> None:
@@ -239,6 +242,7 @@ class SQLiteStore(_Threaded, BarStore):
         db.execute("COMMIT")
 
     async def reset(self, ticker: str, period: str) -> None:
+        """Delete every bar and manifest range of ``ticker`` and ``period`` in one transaction."""
         await self._run(self._reset, ticker, period)
 
     def _read(self, ticker: str | None, period: str | None) -> list[StoredBar]:
@@ -249,6 +253,7 @@ class SQLiteStore(_Threaded, BarStore):
         return [_bar(row) for row in rows]
 
     async def read(self, ticker: str | None = None, period: str | None = None) -> list[StoredBar]:
+        """Stored bars by ticker, period and date, each once; a None filter means all."""
         return await self._run(self._read, ticker, period)
 
     def _close(self) -> None:
@@ -257,6 +262,7 @@ class SQLiteStore(_Threaded, BarStore):
             self._db = None
 
     async def aclose(self) -> None:
+        """Close the database connection; a later call opens it again."""
         await self._run(self._close)
 
 
@@ -306,6 +312,7 @@ class ParquetStore(_Threaded, BarStore):
         return merge_ranges(r for p in self._files(ticker, period) if (r := self._range_of(p)))
 
     async def coverage(self, ticker: str, period: str) -> list[DateRange]:
+        """The merged date ranges named by the Parquet files of ``ticker`` and ``period``."""
         return await self._run(self._coverage, ticker, period)
 
     def _bars_of(self, files: Iterable[Path]) -> list[StoredBar]:
@@ -323,6 +330,7 @@ class ParquetStore(_Threaded, BarStore):
         return bars[-1] if bars else None
 
     async def last_bar(self, ticker: str, period: str, on_or_before: date) -> StoredBar | None:
+        """The newest bar dated ``on_or_before`` or earlier, or None (reads the ticker's files)."""
         return await self._run(self._last_bar, ticker, period, on_or_before)
 
     def _write(
@@ -344,6 +352,7 @@ class ParquetStore(_Threaded, BarStore):
     async def write(
         self, ticker: str, period: str, bars: Sequence[StoredBar], covered: DateRange
     ) -> None:
+        """Write ``bars`` as one new file named by ``covered``, which appears atomically."""
         await self._run(self._write, ticker, period, bars, covered)
 
     def _reset(self, ticker: str, period: str) -> None:
@@ -355,6 +364,7 @@ class ParquetStore(_Threaded, BarStore):
             shutil.rmtree(doomed)
 
     async def reset(self, ticker: str, period: str) -> None:
+        """Remove the directory of ``ticker`` and ``period``: every bar and every range."""
         await self._run(self._reset, ticker, period)
 
     def _read(self, ticker: str | None, period: str | None) -> list[StoredBar]:
@@ -362,6 +372,7 @@ class ParquetStore(_Threaded, BarStore):
         return self._bars_of(sorted(self.root.glob(pattern)))
 
     async def read(self, ticker: str | None = None, period: str | None = None) -> list[StoredBar]:
+        """Stored bars by ticker, period and date, each once; a None filter means all."""
         return await self._run(self._read, ticker, period)
 
     def _compact(self, ticker: str, period: str) -> None:
@@ -381,7 +392,7 @@ class ParquetStore(_Threaded, BarStore):
         await self._run(self._compact, ticker, period)
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to release: every call opens and closes its own files."""
 
 
 def _parquet_schema() -> Any:

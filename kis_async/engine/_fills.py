@@ -55,6 +55,7 @@ class OrderProgress:
 
     @property
     def done(self) -> bool:
+        """Whether nothing of the order rests on the book any more (``resting`` is 0)."""
         return self.resting == 0
 
 
@@ -78,6 +79,7 @@ class OrderHistoryFills:
         self._client = client
 
     async def progress(self, orders: Sequence[LedgerOrder]) -> dict[str, OrderProgress]:
+        """Progress by order id, from one history query from the oldest order's day to today."""
         if not orders:
             return {}
         today = self._client.clock.now().astimezone(KST).date()
@@ -149,6 +151,7 @@ class StreamFills:
             self._changed = anyio.Event()
 
     async def progress(self, orders: Sequence[LedgerOrder]) -> dict[str, OrderProgress]:
+        """Progress by order id from the history, with the executions the notices reported."""
         # Unmark first: a notice that arrives during the read marks the order again.
         for order in orders:
             self._marked.discard(order_key(order.order_id))
@@ -163,6 +166,7 @@ class StreamFills:
         }
 
     async def wait(self, orders: Sequence[LedgerOrder], seconds: float) -> None:
+        """Return when a notice names one of ``orders``, or after ``seconds``."""
         keys = {order_key(order.order_id) for order in orders}
         with anyio.move_on_after(seconds):
             while not keys & self._marked:

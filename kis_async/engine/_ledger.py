@@ -362,6 +362,7 @@ class Ledger:
 
     @property
     def is_open(self) -> bool:
+        """Whether :meth:`open` has run and :meth:`aclose` has not since."""
         return self._executor is not None
 
     async def open(self) -> Ledger:

@@ -116,6 +116,10 @@ class WebsocketsTransport:
         self.max_size = max_size
 
     async def connect(self, url: str, *, open_timeout: float) -> WebSocketConnection:
+        """One open connection to ``url``, its handshake allowed ``open_timeout`` seconds.
+
+        ConfigError when the ``stream`` extra (``websockets``) is not installed.
+        """
         try:
             from websockets.asyncio.client import connect
         except ImportError as exc:  # pragma: no cover - depends on the install
