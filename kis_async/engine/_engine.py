@@ -183,6 +183,9 @@ class TradingEngine:
         self._locks: dict[str, anyio.Lock] = {}
         self._gate = _TradingGate()
         self._last_quotes: dict[str, CurrentPrice] = {}
+        self._admit = anyio.Lock()
+        #: Buys past the rule check whose fills are not recorded yet: cost (KRW), sector.
+        self._pending: dict[str, tuple[int, str | None]] = {}
 
     def __repr__(self) -> str:
         mode = ", dry_run" if self.dry_run else ""
@@ -258,9 +261,14 @@ class TradingEngine:
         return self.blacklist
 
     async def _check_limits(
-        self, ticker: str, cost: int, sector: str | None, positions: Sequence[LedgerPosition]
+        self,
+        ticker: str,
+        cost: int,
+        sector: str | None,
+        positions: Sequence[LedgerPosition],
+        pending: Sequence[LedgerPosition] = (),
     ) -> None:
-        held = {p.ticker: p for p in positions}
+        held = {p.ticker: p for p in [*pending, *positions]}
         config = self.config
         if (
             config.max_positions is not None
@@ -283,7 +291,9 @@ class TradingEngine:
             cash = await self.ledger.cash() or 0
             # Equity at cost: the rule needs no quotes, and buying does not move it.
             equity = cash + sum(p.cost_basis for p in positions)
-            in_sector = sum(p.cost_basis for p in positions if p.sector == sector) + cost
+            in_sector = (
+                sum(p.cost_basis for p in [*positions, *pending] if p.sector == sector) + cost
+            )
             if equity <= 0 or Decimal(in_sector) > config.max_sector_exposure * equity:
                 share = Decimal(in_sector) / equity if equity > 0 else Decimal(1)
                 raise SectorExposureError(
@@ -362,17 +372,41 @@ class TradingEngine:
                     f"{amount_krw:,} KRW does not buy one share of {code} at {sizing:,} KRW "
                     f"with fees ({buy_cost(sizing, 1, self.config.fees):,} KRW); nothing was sent"
                 )
-            positions = await self.ledger.positions()
-            existing = next((p for p in positions if p.ticker == code), None)
-            if sector is None and existing is not None:
-                sector = existing.sector
-            await self._check_limits(
-                code, buy_cost(sizing, quantity, self.config.fees), sector, positions
+            cost = buy_cost(sizing, quantity, self.config.fees)
+            # Buys of other tickers run beside this one: the rules see their positions
+            # as held from the check until their fills are in the ledger, and the check
+            # and the reservation are one step, so two buys cannot both pass.
+            async with self._admit:
+                positions = await self.ledger.positions()
+                existing = next((p for p in positions if p.ticker == code), None)
+                if sector is None and existing is not None:
+                    sector = existing.sector
+                await self._check_limits(code, cost, sector, positions, self._pending_buys())
+                self._pending[code] = (cost, sector)
+            try:
+                meta: dict[str, Any] = {"sector": sector, "region": region}
+                if rules is not None:
+                    meta["rules"] = _rules_json_dict(rules)
+                return await self._trade(code, Side.BUY, quantity, price, book, reason, meta)
+            finally:
+                del self._pending[code]
+
+    def _pending_buys(self) -> list[LedgerPosition]:
+        """Buys admitted but not yet recorded, as positions at their sized cost."""
+        now = self._now()
+        return [
+            LedgerPosition(
+                ticker=ticker,
+                quantity=0,
+                cost_basis=cost,
+                sector=sector,
+                region="KR",
+                entered_at=now,
+                high_price=0,
+                rules=None,
             )
-            meta: dict[str, Any] = {"sector": sector, "region": region}
-            if rules is not None:
-                meta["rules"] = _rules_json_dict(rules)
-            return await self._trade(code, Side.BUY, quantity, price, book, reason, meta)
+            for ticker, (cost, sector) in self._pending.items()
+        ]
 
     async def sell(
         self, ticker: str, quantity: int | None = None, *, reason: str = "manual"

@@ -791,3 +791,26 @@ async def test_a_book_on_the_etf_grid_steps_etf_ticks(mock: MockKIS, tmp_path: P
         )
         assert engine._limit_price(35_005, Side.BUY, book) == 35_020
         assert engine._limit_price(35_000, Side.SELL, book) == 34_985
+
+
+async def test_concurrent_buys_of_two_tickers_respect_max_positions(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    # Each buy holds only its own ticker's lock: both read "no position yet" and both
+    # would open one, unless the rule check and the order it admits are one step.
+    engine = await make_engine(max_positions=1, fill_timeout=0.05)
+    outcomes: list[BaseException | None] = []
+
+    async def buy(ticker: str) -> None:
+        try:
+            await engine.buy(ticker, 1_000_000)
+            outcomes.append(None)
+        except MaxPositionsError as exc:
+            outcomes.append(exc)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(buy, A)
+        group.start_soon(buy, B)
+    assert len(buys(mock)) == 1
+    assert sum(isinstance(o, MaxPositionsError) for o in outcomes) == 1
+    assert len([p for p in await engine.ledger.positions() if p.quantity > 0]) == 1
