@@ -227,7 +227,7 @@ class _PacedBudget:
         self.stats.decreases = state.decreases
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to release: the state lives in this process."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(limit={self.pacing.limit:g}/s, rate={self.stats.rate:.3g}/s)"
@@ -311,6 +311,7 @@ class MachineBudget(_PacedBudget):
         self._note(state, decision.rate)
 
     async def aclose(self) -> None:
+        """Close the budget file (the state stays on disk for the other processes)."""
         if self._file is not None:
             self._file.close()
             self._file = None

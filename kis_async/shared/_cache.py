@@ -91,10 +91,12 @@ class CachedAnswer:
     tr_cont: str = ""
 
     def to_json(self) -> str:
+        """The answer as one JSON text (status, body, tr_id, tr_cont), for a shared backend."""
         return json.dumps([self.status_code, self.body, self.tr_id, self.tr_cont])
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> CachedAnswer:
+        """An answer from :meth:`to_json`'s text."""
         status, body, tr_id, tr_cont = json.loads(raw)
         return cls(int(status), body, str(tr_id), str(tr_cont))
 
@@ -103,7 +105,9 @@ class CachedAnswer:
 class CacheBackend(Protocol):
     """Where cached answers live."""
 
-    async def get(self, key: str) -> CachedAnswer | None: ...
+    async def get(self, key: str) -> CachedAnswer | None:
+        """The answer stored under ``key``, or None when absent or expired."""
+        ...
 
     async def set(self, key: str, answer: CachedAnswer, ttl: float) -> None:
         """Keep ``answer`` for ``ttl`` seconds (``math.inf``: until evicted)."""
@@ -122,6 +126,7 @@ class MemoryCache:
         self._entries: OrderedDict[str, tuple[float, CachedAnswer]] = OrderedDict()
 
     async def get(self, key: str) -> CachedAnswer | None:
+        """The answer stored under ``key``, or None when absent or expired (on the clock given)."""
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -133,6 +138,7 @@ class MemoryCache:
         return answer
 
     async def set(self, key: str, answer: CachedAnswer, ttl: float) -> None:
+        """Keep ``answer`` for ``ttl`` seconds; past the size cap the oldest-used goes."""
         self._entries[key] = (self._clock.monotonic() + ttl, answer)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
@@ -162,6 +168,7 @@ class RedisCache:
         return self._redis
 
     async def get(self, key: str) -> CachedAnswer | None:
+        """The answer stored under ``key`` in Redis, or None (also when Redis cannot be reached)."""
         try:
             raw = await self._client().get(f"{self._prefix}:{key}")
         except redis_errors() as exc:
@@ -176,6 +183,7 @@ class RedisCache:
             return None  # not ours, or from another version: a miss
 
     async def set(self, key: str, answer: CachedAnswer, ttl: float) -> None:
+        """Keep ``answer`` in Redis for ``ttl`` seconds; an unreachable Redis only warns once."""
         ms = _REDIS_FOREVER * 1000 if math.isinf(ttl) else max(1, int(ttl * 1000))
         try:
             await self._client().set(f"{self._prefix}:{key}", answer.to_json(), px=ms)
@@ -192,6 +200,7 @@ class RedisCache:
             )
 
     async def aclose(self) -> None:
+        """Close the Redis connection this cache opened."""
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
@@ -199,6 +208,8 @@ class RedisCache:
 
 @dataclass
 class CacheStats:
+    """What the response cache did: hits, requests sent, shared waits, stores."""
+
     #: Answers served from the cache.
     hits: int = 0
     #: Requests actually sent for cacheable kinds.

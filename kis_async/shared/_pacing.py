@@ -71,10 +71,12 @@ class Pacing:
 
     @property
     def recovery_rate(self) -> float:
+        """Requests per second added back each second after a decrease (default limit/20)."""
         return self.limit / 20 if self.recovery is None else self.recovery
 
     @property
     def floor_rate(self) -> float:
+        """The lowest rate a decrease may reach, requests per second (default limit/10)."""
         return self.limit / 10 if self.floor is None else min(self.floor, self.limit)
 
     @property

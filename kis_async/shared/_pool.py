@@ -95,6 +95,7 @@ class AppKeyPool:
         return dict(zip(codes, prices, strict=True))
 
     async def aclose(self) -> None:
+        """Close every client of the pool."""
         for client in self.clients:
             await client.aclose()
 

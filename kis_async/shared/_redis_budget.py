@@ -220,6 +220,7 @@ class RedisBudget(_PacedBudget):
         )
 
     async def aclose(self) -> None:
+        """Close the Redis connection this budget opened."""
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

@@ -112,6 +112,7 @@ class RedisTokenStore:
         )
 
     async def load(self) -> AccessToken | None:
+        """The token stored in Redis, or None; raises SharedStoreError when Redis is unreachable."""
         try:
             raw = await self._client().get(self._token_key)
         except redis_errors() as exc:
@@ -125,6 +126,7 @@ class RedisTokenStore:
             return None
 
     async def save(self, token: AccessToken) -> None:
+        """Store ``token`` in Redis until it expires (a little longer, for clock slack)."""
         lifetime = (token.expires_at - token.issued_at).total_seconds()
         ttl = max(1, int(lifetime)) + _SLACK
         try:
@@ -140,6 +142,7 @@ class RedisTokenStore:
             raise self._unreachable(exc) from None
 
     async def last_issued(self) -> datetime | None:
+        """When any host sharing this store last had a token issued, or None."""
         try:
             raw = await self._client().get(self._issued_key)
         except redis_errors() as exc:
@@ -188,6 +191,7 @@ class RedisTokenStore:
                         logger.warning("could not release the token issue lock in Redis")
 
     async def aclose(self) -> None:
+        """Close the Redis connection this store opened."""
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
