@@ -220,11 +220,14 @@ async def _check_every_call(mock: MockKIS, a: Any, b: Any, c: Any) -> None:
                 judged = exc
             if judged is None:
                 continue
-            # Well-formed input that KIS itself judged: a sell of shares the account does
-            # not hold (APBK0919), a well-formed code no stock has (MCA05918). It was sent
-            # because the input was valid; nothing a local check should catch was missed.
+            # Well-formed input that KIS itself judged: an order the broker refused (a sell
+            # of shares the account does not hold, more than the cash buys), a well-formed
+            # code no stock has (MCA05918). It was sent because the input was valid;
+            # nothing a local check should catch was missed.
             assert len(counting.requests) > before_all, f"{name}: {judged!r} without a request"
-            assert judged.msg_cd in {"APBK0919", "MCA05918"}, f"{name}: {judged!r}"
+            assert isinstance(judged, OrderRejectedError) or judged.msg_cd == "MCA05918", (
+                f"{name}: {judged!r}"
+            )
             # Anything else raised (a TypeError, a KeyError, another error) fails the test.
 
 
