@@ -1,0 +1,83 @@
+"""Exits on trade ticks: run(source="stream") sells on the first tick past a rule."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import pytest
+
+from kis_async.engine import ExitRules, TradingEngine
+from kis_async.mock import DEMO_ACCOUNT_NO, MockKIS
+
+from .conftest import PRICE, EngineFactory, sells
+
+pytest.importorskip("cryptography", reason="the stream extra (in dev) decrypts fill notices")
+
+A = "005930"
+
+
+def _next_closes(mock: MockKIS, code: str, bars: int) -> list[int]:
+    now = mock.clock.now()
+    day = mock.market.session(now)
+    seen = mock.market.visible(day, now)
+    return list(mock.market.session_bars(code, day).close[seen : seen + bars])
+
+
+def _sent_prices(mock: MockKIS, code: str) -> list[int]:
+    """Prices of the trade records the mock sent for ``code``, in order."""
+    records = [r.split("^") for r in mock.stream.sent_records("H0STCNT0")]
+    return [int(f[2]) for f in records if f[0] == code]
+
+
+def mock_holds(mock: MockKIS, code: str) -> bool:
+    return code in mock.account(DEMO_ACCOUNT_NO).holdings
+
+
+async def _run_until(engine: TradingEngine, mock: MockKIS, done: Any) -> None:
+    """run(source="stream") with a fan-out every 10**4 s; the mock clock moves a minute
+    at a time until ``done()``."""
+
+    async def market_moves() -> None:
+        while engine._tick_exits is None or not engine._tick_exits.watched:  # noqa: ASYNC110
+            await anyio.sleep(0.005)
+        for _ in range(120):
+            if done():
+                break
+            mock.clock.advance(60)
+            await anyio.sleep(0.03)  # the feed prints the bar, the engine reads it
+        await anyio.sleep(0.05)  # the exit records itself
+        group.cancel_scope.cancel()
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(market_moves)
+            group.start_soon(lambda: engine.run(interval=10**4, source="stream"))
+
+
+async def test_a_stop_loss_fires_once_on_the_first_tick_past_it(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine(fill_timeout=5)
+    bought = await engine.buy(A, 1_000_000)
+    (held,) = await engine.ledger.positions()
+    # A stop halfway between the entry and the lowest close of the next hour.
+    low = min(_next_closes(mock, A, 60))
+    assert low < held.avg_cost * Decimal("0.995"), "the seeded path falls in the next hour"
+    stop = (held.avg_cost + low) / 2
+    rules = ExitRules(stop_loss=stop / held.avg_cost - 1)
+    engine.config = engine.config.model_copy(update={"stop_loss": rules.stop_loss})
+    prices_before = mock.stats.requests[PRICE]
+    await _run_until(engine, mock, lambda: bool(sells(mock, A)) and not mock_holds(mock, A))
+    (sell,) = sells(mock, A)
+    assert sell.quantity == bought.filled
+    (event,) = await engine.ledger.events("tick_exit")
+    sent = _sent_prices(mock, A)
+    first = next(i for i, p in enumerate(sent) if p <= held.avg_cost * (1 + rules.stop_loss))
+    assert event["detail"]["price"] == sent[first]
+    assert event["detail"]["tick"] == first + 1
+    assert event["detail"]["reason"] == "stop_loss"
+    # The one fan-out of the first round only: the stop came from a tick.
+    assert mock.stats.requests[PRICE] - prices_before == 1
+    assert await engine.ledger.positions() == []
