@@ -66,7 +66,8 @@ async def test_a_stop_loss_fires_once_on_the_first_tick_past_it(
     low = min(_next_closes(mock, A, 60))
     assert low < held.avg_cost * Decimal("0.995"), "the seeded path falls in the next hour"
     stop = (held.avg_cost + low) / 2
-    rules = ExitRules(stop_loss=stop / held.avg_cost - 1)
+    fraction = stop / held.avg_cost - 1
+    rules = ExitRules(stop_loss=fraction)
     engine.config = engine.config.model_copy(update={"stop_loss": rules.stop_loss})
     prices_before = mock.stats.requests[PRICE]
     await _run_until(engine, mock, lambda: bool(sells(mock, A)) and not mock_holds(mock, A))
@@ -74,10 +75,61 @@ async def test_a_stop_loss_fires_once_on_the_first_tick_past_it(
     assert sell.quantity == bought.filled
     (event,) = await engine.ledger.events("tick_exit")
     sent = _sent_prices(mock, A)
-    first = next(i for i, p in enumerate(sent) if p <= held.avg_cost * (1 + rules.stop_loss))
+    first = next(i for i, p in enumerate(sent) if p <= held.avg_cost * (1 + fraction))
     assert event["detail"]["price"] == sent[first]
     assert event["detail"]["tick"] == first + 1
     assert event["detail"]["reason"] == "stop_loss"
     # The one fan-out of the first round only: the stop came from a tick.
     assert mock.stats.requests[PRICE] - prices_before == 1
+    assert await engine.ledger.positions() == []
+
+
+async def test_a_tick_exit_racing_check_exits_sells_once(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine(fill_timeout=5)
+    await engine.buy(A, 1_000_000)
+    (held,) = await engine.ledger.positions()
+    closes = _next_closes(mock, A, 60)
+    # A stop the 30th bar's close is below: the tick and the REST price both cross it.
+    bar = next(i for i, c in enumerate(closes) if c < held.avg_cost * Decimal("0.995"))
+    engine.config = engine.config.model_copy(
+        update={"stop_loss": Decimal(closes[bar] + 1) / held.avg_cost - 1}
+    )
+    decided: list[Any] = []
+    ticks: list[Any] = []
+    lock = engine._locks.setdefault(A, anyio.Lock())
+
+    async def check() -> None:
+        decided.extend(await engine.check_exits())
+
+    async def race() -> None:
+        while engine._tick_exits is None or not engine._tick_exits.watched:  # noqa: ASYNC110
+            await anyio.sleep(0.005)
+        watcher = engine._tick_exits
+        async with anyio.create_task_group() as inner, engine._ticker_lock(A):
+            mock.clock.advance(60 * (bar + 1))  # the stop is crossed; the feed prints
+            inner.start_soon(check)
+            # Both exits decided and wait for the ticker: the tick's and check_exits'.
+            while lock.statistics().tasks_waiting < 2:  # noqa: ASYNC110
+                await anyio.sleep(0.005)
+        # check_exits is done; the other exit got the lock after it and found nothing.
+        while lock.locked() or lock.statistics().tasks_waiting:  # noqa: ASYNC110
+            await anyio.sleep(0.005)
+        await anyio.sleep(0.05)
+        ticks.extend(watcher.decisions)
+        group.cancel_scope.cancel()
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(race)
+            group.start_soon(lambda: engine.run(interval=10**4, source="stream"))
+    assert len(sells(mock, A)) == 1
+    assert not mock_holds(mock, A)
+    # Both exits fired; whichever took the lock second found the position sold.
+    (decision,) = decided
+    sold = [d for d in [decision, *ticks] if not d.skipped]
+    assert len(sold) == 1
+    assert sold[0].result is not None and sold[0].result.filled == sells(mock, A)[0].quantity
+    assert len(await engine.ledger.events("tick_exit")) == len(ticks)
     assert await engine.ledger.positions() == []
