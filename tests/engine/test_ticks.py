@@ -130,6 +130,7 @@ async def test_a_tick_exit_racing_check_exits_sells_once(
     (decision,) = decided
     sold = [d for d in [decision, *ticks] if not d.skipped]
     assert len(sold) == 1
-    assert sold[0].result is not None and sold[0].result.filled == sells(mock, A)[0].quantity
+    assert sold[0].result is not None
+    assert sold[0].result.filled == sells(mock, A)[0].quantity
     assert len(await engine.ledger.events("tick_exit")) == len(ticks)
     assert await engine.ledger.positions() == []
