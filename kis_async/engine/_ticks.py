@@ -11,7 +11,7 @@ writes the fan-out's, so trailing stops survive a restart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import anyio
@@ -153,7 +153,9 @@ class TickExits:
         if price > watch.high:
             watch.high = price
             await engine.ledger.update_high({ticker: price}, at=engine._now())
-        position = engine._position(watch.held, price)
+        # The snapshot's high may lag the ticks': trailing stops follow the ticks' high.
+        snapshot = replace(watch.held, high_price=max(watch.held.high_price, watch.high))
+        position = engine._position(snapshot, price)
         if engine._exit_rule(position) is None:
             return
         # Decided on a snapshot: read the ledger again (a buy may have moved the average

@@ -134,3 +134,43 @@ async def test_a_tick_exit_racing_check_exits_sells_once(
     assert sold[0].result.filled == sells(mock, A)[0].quantity
     assert len(await engine.ledger.events("tick_exit")) == len(ticks)
     assert await engine.ledger.positions() == []
+
+
+async def test_a_trailing_stop_follows_the_high_of_the_ticks(
+    mock: MockKIS, make_engine: EngineFactory
+) -> None:
+    trail = Decimal("0.004")
+
+    def rises_then_falls(code: str) -> bool:
+        closes = _next_closes(mock, code, 60)
+        peak = max(range(len(closes)), key=closes.__getitem__)
+        high = closes[0]
+        for close in closes[:peak]:
+            high = max(high, close)
+            if close <= high * (1 - trail):
+                return False  # it would fire before the peak
+        return closes[peak] > closes[0] and min(closes[peak:]) < closes[peak] * (1 - trail)
+
+    code = next(t for t in mock.tickers if rises_then_falls(t))
+    engine = await make_engine(fill_timeout=5, trailing_stop=trail)
+    await engine.buy(code, 5_000_000)
+    (held,) = await engine.ledger.positions()
+    start = max(held.high_price, mock.current_price(code))  # the first round's fan-out
+    await _run_until(engine, mock, lambda: bool(sells(mock, code)) and not mock_holds(mock, code))
+    assert len(sells(mock, code)) == 1
+    (event,) = await engine.ledger.events("tick_exit")
+    high, expected = start, None
+    for number, price in enumerate(_sent_prices(mock, code), start=1):
+        high = max(high, price)
+        if price <= Decimal(high) * (1 - trail):
+            expected = (number, price, high)
+            break
+    assert expected is not None
+    number, price, high = expected
+    assert high > start  # the mark rose on ticks alone (no fan-out ran meanwhile)
+    assert event["detail"]["reason"] == "trailing_stop"
+    assert (event["detail"]["tick"], event["detail"]["price"]) == (number, price)
+    assert Decimal(event["detail"]["threshold"]) == Decimal(high) * (1 - trail)
+    # The high the ticks made was written to the ledger (as check_exits writes it).
+    closed = await engine.ledger.position(code)
+    assert closed is None or closed.high_price >= high
