@@ -37,6 +37,7 @@ from ._models import (
     SectorExposureError,
     TradeResult,
 )
+from ._ticks import TickExits
 
 __all__ = [
     "DEFAULT_LEDGER_PATH",
@@ -69,6 +70,7 @@ __all__ = [
     "SectorExposureError",
     "Strategy",
     "StreamFills",
+    "TickExits",
     "TradeResult",
     "TradingEngine",
     "read_blacklist",

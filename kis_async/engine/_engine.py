@@ -56,6 +56,7 @@ from ._models import (
     SectorExposureError,
     TradeResult,
 )
+from ._ticks import TickExits
 
 if TYPE_CHECKING:
     from kis_async._client import AsyncKISClient
@@ -186,6 +187,8 @@ class TradingEngine:
         self._admit = anyio.Lock()
         #: Buys past the rule check whose fills are not recorded yet: cost (KRW), sector.
         self._pending: dict[str, tuple[int, str | None]] = {}
+        #: Exits on trade ticks while ``run(source="stream")`` runs.
+        self._tick_exits: TickExits | None = None
 
     def __repr__(self) -> str:
         mode = ", dry_run" if self.dry_run else ""
@@ -555,6 +558,8 @@ class TradingEngine:
             done=progress.done,
             executions=progress.executions,
         )
+        if self._tick_exits is not None:
+            self._tick_exits.touch(order.ticker)
 
     async def _await_fills(
         self, order: LedgerOrder, placed: OrderResult | OrderRecord, reason: str
@@ -811,7 +816,12 @@ class TradingEngine:
         ``source`` is how the engine learns of fills while the loop runs: ``"poll"``
         reads the order history every ``fill_poll_interval`` seconds; ``"stream"``
         also opens the client's real-time stream (the ``stream`` extra) and reads the
-        history as soon as a fill notice for the order arrives.
+        history as soon as a fill notice for the order arrives. It also subscribes the
+        trade ticks of every open position (on entry; unsubscribed on exit) and checks
+        the exit rules on each tick (:class:`~kis_async.engine.TickExits`), so a stop
+        fires on the first trade past it; positions beyond the session's 40
+        registrations (fill notices take one) are left to the fan-out, which still
+        runs every ``interval`` seconds as a safety net.
         """
         if source not in ("poll", "stream"):
             raise InvalidRequestError(f"source must be 'poll' or 'stream', got {source!r}")
@@ -842,8 +852,11 @@ class TradingEngine:
             await source.start(group)
             previous, self.fill_source = self.fill_source, source
             try:
+                self._tick_exits = TickExits(self, stream)
+                await self._tick_exits.start(group)
                 yield source
             finally:
+                self._tick_exits = None
                 self.fill_source = previous
                 group.cancel_scope.cancel()
 
